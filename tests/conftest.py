@@ -1,0 +1,245 @@
+"""Fixtures: a migrated database per test, a browser-like client with CSRF, a real SMTP server."""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import socket
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+
+from tokenaudit import create_app
+from tokenaudit.accounts import hash_password, normalize_email
+from tokenaudit.extensions import db
+from tokenaudit.models import ApiToken, Organization, User
+from tokenaudit.personal_tokens import create_personal_token
+
+PASSWORD = "correct horse battery"
+CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def base_config(database_path: Path) -> dict:
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database_path}",
+        "SECRET_KEY": "test secret key",
+        "BCRYPT_ROUNDS": 4,  # fast hashes in tests; production uses 12
+        "MAIL_SERVER": None,
+        "SERVER_NAME": "tokenaudit.test",
+    }
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory) -> Path:
+    """Run the real migrations once; each test starts from a copy of the result."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    app = create_app(base_config(path))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def database_path(migrated_database: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "test.db"
+    shutil.copy(migrated_database, path)
+    return path
+
+
+@pytest.fixture
+def app_config() -> dict:
+    """Override in a test module to change the app's config."""
+    return {}
+
+
+@pytest.fixture
+def app(database_path: Path, app_config: dict) -> Flask:
+    app = create_app({**base_config(database_path), **app_config})
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+class Browser(FlaskClient):
+    """A test client that signs in and sends the page's CSRF token with every form, like a browser."""
+
+    def csrf_token(self) -> str:
+        page = self.get("/login").get_data(as_text=True)
+        if 'name="csrf_token"' not in page:  # signed in: /login redirects, use home instead
+            page = self.get("/").get_data(as_text=True)
+        return CSRF_PATTERN.search(page).group(1)
+
+    def submit(self, url: str, data: dict | None = None, **kwargs):
+        """POST a form as the browser would, CSRF token included."""
+        return self.post(url, data={"csrf_token": self.csrf_token(), **(data or {})}, **kwargs)
+
+    def sign_in(self, email: str, password: str = PASSWORD):
+        response = self.submit("/login", {"email": email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return response
+
+    def htmx_get(self, url: str, **kwargs):
+        return self.get(url, headers={"HX-Request": "true", **kwargs.pop("headers", {})}, **kwargs)
+
+
+@pytest.fixture
+def client(app: Flask) -> Browser:
+    app.test_client_class = Browser
+    return app.test_client()
+
+
+@pytest.fixture
+def make_client(app: Flask):
+    """A further, separate browser (its own cookies)."""
+
+    def make() -> Browser:
+        app.test_client_class = Browser
+        return app.test_client()
+
+    return make
+
+
+@pytest.fixture
+def runner(app: Flask):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def org(app: Flask) -> Organization:
+    return make_org("Acme")
+
+
+def make_org(name: str) -> Organization:
+    organization = Organization(name=name)
+    db.session.add(organization)
+    db.session.commit()
+    return organization
+
+
+def make_user(
+    organization: Organization,
+    email: str,
+    name: str | None = None,
+    *,
+    superuser: bool = False,
+    can_manage_tokens: bool = True,
+    active: bool = True,
+    password: str = PASSWORD,
+) -> User:
+    user = User(
+        email=normalize_email(email),
+        full_name=name or email.split("@")[0].title(),
+        password_hash=hash_password(password),
+        organization=organization,
+        is_superuser=superuser,
+        can_manage_tokens=can_manage_tokens,
+        is_active=active,
+    )
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def make_token(owner: User, name: str = "CI deploy") -> tuple[ApiToken, str]:
+    return create_personal_token(owner, name)
+
+
+@pytest.fixture
+def admin(org: Organization) -> User:
+    return make_user(org, "carol@acme.test", "Carol Admin", superuser=True)
+
+
+@pytest.fixture
+def member(org: Organization) -> User:
+    return make_user(org, "bob@acme.test", "Bob Builder")
+
+
+@pytest.fixture
+def admin_client(client: Browser, admin: User) -> Browser:
+    client.sign_in(admin.email)
+    return client
+
+
+@pytest.fixture
+def member_client(client: Browser, member: User) -> Browser:
+    client.sign_in(member.email)
+    return client
+
+
+def auth_header(value: str) -> dict:
+    return {"Authorization": f"Token {value}"}
+
+
+@dataclass
+class Mailbox:
+    """What a real SMTP server on loopback received."""
+
+    messages: list[Message] = field(default_factory=list)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        message = message_from_bytes(envelope.original_content)
+        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        self.messages.append(message)
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server(app: Flask):
+    """An aiosmtpd server on 127.0.0.1 that the app sends its mail to."""
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port)
+    from tokenaudit.extensions import mail
+
+    mail.init_app(app)
+    yield mailbox
+    controller.stop()
+
+
+@pytest.fixture
+def refusing_smtp_server(app: Flask) -> int:
+    """A loopback port where nothing listens: every connection is refused."""
+    port = free_port()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    from tokenaudit.extensions import mail
+
+    mail.init_app(app)
+    return port
+
+
+def text_part(message: Message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            return part.get_payload(decode=True).decode()
+    raise AssertionError("no text/plain part")
+
+
+def html_part(message: Message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/html":
+            return part.get_payload(decode=True).decode()
+    raise AssertionError("no text/html part")
+
+
+@pytest.fixture
+def log_records(caplog) -> list[logging.LogRecord]:
+    caplog.set_level(logging.DEBUG)
+    return caplog.records

@@ -1,0 +1,105 @@
+"""Who may see what: the one place for page permissions and for looking up tokens by id."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import wraps
+
+from flask import abort, current_app, redirect, request, session, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from .extensions import db
+from .htmx import redirect_window
+from .models import ApiToken, User
+
+REAUTH_SESSION_KEY = "password_entered_at"
+
+
+def superuser_required(view: Callable) -> Callable:
+    """Signed-in organization superusers only; other members get 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not current_user.is_superuser:
+            abort(403, "Only organization superusers can see this page.")
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def token_permission_required(view: Callable) -> Callable:
+    """Signed-in holders of *Can create and manage personal API tokens* only; others get 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not current_user.can_manage_tokens:
+            abort(403, "You do not have permission to create and manage personal API tokens.")
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def note_password_entered() -> None:
+    """Remember that the user just typed their password (sign-in or re-authentication)."""
+    session[REAUTH_SESSION_KEY] = time.time()
+
+
+def recently_authenticated() -> bool:
+    entered_at = session.get(REAUTH_SESSION_KEY, 0)
+    return time.time() - entered_at < current_app.config["REAUTH_SECONDS"]
+
+
+def recent_password_required(view: Callable) -> Callable:
+    """The password must have been entered in the last 10 minutes, else ask for it again."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not recently_authenticated():
+            reauth_url = url_for("auth.reauthenticate", next=request.full_path.rstrip("?"))
+            if request.headers.get("HX-Request") == "true":
+                return redirect_window(reauth_url, "Please enter your password again.")
+            return redirect(reauth_url)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def get_org_token_or_404(token_id: int, viewer: User) -> ApiToken:
+    """A token of the viewer's organization; any other id is 404, as if it did not exist."""
+    token = db.session.scalar(
+        select(ApiToken).where(
+            ApiToken.id == token_id, ApiToken.organization_id == viewer.organization_id
+        )
+    )
+    if token is None:
+        abort(404, "That token does not exist: it may have been revoked already.")
+    return token
+
+
+def get_own_token_or_404(token_id: int, owner: User) -> ApiToken:
+    """One of the owner's own tokens; anyone else's is 404."""
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == owner.id)
+    )
+    if token is None:
+        abort(404, "That token does not exist: it may have been revoked already.")
+    return token
+
+
+def get_org_member_or_404(user_id: int, viewer: User) -> User:
+    """A member of the viewer's organization; anyone else is 404."""
+    member = db.session.scalar(
+        select(User).where(User.id == user_id, User.organization_id == viewer.organization_id)
+    )
+    if member is None:
+        abort(404, "No such team member.")
+    return member
+
+
+def is_safe_next(target: str | None) -> bool:
+    """Only redirect to paths on this site after sign-in."""
+    return bool(target) and target.startswith("/") and not target.startswith(("//", "/\\"))

@@ -1,0 +1,7 @@
+"""The JSON API (SPEC section 7): token authentication only, JSON errors everywhere."""
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api/v2")
+
+from . import auth, routes  # noqa: E402,F401

@@ -1,0 +1,32 @@
+"""Every API endpoint but the token-issuing one requires `Authorization: Token <value>`."""
+
+import logging
+
+from flask import g, jsonify, request
+
+from ..token_auth import check_authorization_header, record_token_use
+from . import bp
+
+log = logging.getLogger(__name__)
+
+# Endpoints reachable without a token: only the one that exchanges a password for a token.
+PUBLIC_ENDPOINTS = {"api.create_token"}
+UNAUTHORIZED_DETAIL = "Authentication credentials were not provided or are not valid."
+
+
+@bp.before_request
+def authenticate_token():
+    """Resolve the token before any view runs; refuse with 401 when it is not good."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    check = check_authorization_header(request.headers.get("Authorization"))
+    if check.token is None:
+        log.info("API authentication failed on %s %s: %s", request.method, request.path, check.failure)
+        response = jsonify(detail=UNAUTHORIZED_DETAIL)
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = "Token"
+        return response
+    record_token_use(check.token, request.method, request.path)
+    g.api_token = check.token
+    g.api_user = check.token.owner
+    return None

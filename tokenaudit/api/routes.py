@@ -1,0 +1,131 @@
+from flask import abort, g, jsonify, request
+from sqlalchemy import select
+
+from ..access import get_org_token_or_404, get_own_token_or_404
+from ..accounts import LOGIN_LIMITS, authenticate_user, sign_in_account_key, sign_in_failed
+from ..extensions import db, limiter
+from ..models import ApiToken, User, utcnow
+from ..personal_tokens import InvalidTokenName, clean_token_name, create_personal_token
+from ..revocation import TokenAlreadyRevoked, revoke_token
+from ..token_listing import TokenListParams, find_org_tokens
+from . import bp
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def token_json(token: ApiToken, with_user: bool = False) -> dict:
+    """A token as the API shows it: never its value."""
+    data = {
+        "id": token.id,
+        "name": token.name,
+        "prefix": token.prefix,
+        "created_at": _iso(token.created_at),
+        "last_used_at": _iso(token.last_used_at),
+        "last_used_method": token.last_used_method,
+        "last_used_path": token.last_used_path,
+    }
+    if with_user:
+        data["user"] = {"id": token.owner.id, "name": token.owner.full_name, "email": token.owner.email}
+    return data
+
+
+def _credentials() -> dict:
+    """The api-token-auth body, JSON or form; 400 unless it is an object of strings."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            abort(400, "The request body must be a JSON object.")
+    else:
+        body = request.form.to_dict()
+    for field in ("username", "password"):
+        if not isinstance(body.get(field), str) or not body[field]:
+            abort(400, f"The field “{field}” is required and must be a string.")
+    return body
+
+
+def _revoke_or_404(token: ApiToken):
+    try:
+        revoke_token(token, actor=g.api_user)
+    except TokenAlreadyRevoked:
+        abort(404, "That token does not exist: it may have been revoked already.")
+    return "", 204
+
+
+@bp.post("/api-token-auth/")
+@limiter.limit(";".join(LOGIN_LIMITS), deduct_when=sign_in_failed)
+@limiter.limit(";".join(LOGIN_LIMITS), key_func=sign_in_account_key, deduct_when=sign_in_failed)
+def create_token():
+    """Exchange an email and password for a new token (only hashes are kept, so always a new one)."""
+    body = _credentials()
+    try:
+        name = clean_token_name(body.get("name") or f"API token {utcnow():%Y-%m-%d %H:%M} UTC")
+    except InvalidTokenName as problem:
+        abort(400, str(problem))
+    user = authenticate_user(body["username"], body["password"])
+    if user is None:
+        g.sign_in_failed = True
+        abort(401, "Unable to sign in with the credentials provided.")
+    if not user.can_manage_tokens:
+        abort(403, "You do not have permission to create and manage personal API tokens.")
+    token, value = create_personal_token(user, name)
+    # 200 rather than 201, as the api-token-auth endpoint of the product this is modelled on.
+    response = jsonify(token=value, prefix=token.prefix, name=token.name)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/me/")
+def me():
+    """The token's owner."""
+    user: User = g.api_user
+    return jsonify(
+        id=user.id,
+        email=user.email,
+        name=user.full_name,
+        organization={"id": user.organization.id, "name": user.organization.name},
+        is_superuser=user.is_superuser,
+    )
+
+
+@bp.get("/tokens/")
+def own_tokens():
+    """The caller's own tokens."""
+    tokens = db.session.scalars(
+        select(ApiToken)
+        .where(ApiToken.user_id == g.api_user.id)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    )
+    return jsonify(tokens=[token_json(token) for token in tokens])
+
+
+@bp.delete("/tokens/<int:token_id>/")
+def revoke_own_token(token_id: int):
+    """Revoke one of the caller's own tokens."""
+    return _revoke_or_404(get_own_token_or_404(token_id, g.api_user))
+
+
+def _require_superuser() -> None:
+    if not g.api_user.is_superuser:
+        abort(403, "Only organization superusers can do this.")
+
+
+@bp.get("/organization/tokens/")
+def organization_tokens():
+    """Every token of the organization: the audit page's search, sort and pages."""
+    _require_superuser()
+    result = find_org_tokens(g.api_user.organization_id, TokenListParams.from_args(request.args))
+    return jsonify(
+        tokens=[token_json(token, with_user=True) for token in result.tokens],
+        count=result.total,
+        page=result.page,
+        pages=result.pages,
+    )
+
+
+@bp.delete("/organization/tokens/<int:token_id>/")
+def revoke_organization_token(token_id: int):
+    """Revoke any token of the organization, with the same effects as the audit page."""
+    _require_superuser()
+    return _revoke_or_404(get_org_token_or_404(token_id, g.api_user))

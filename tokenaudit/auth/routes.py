@@ -1,0 +1,72 @@
+from flask import flash, g, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from ..access import is_safe_next, note_password_entered
+from ..accounts import (
+    LOGIN_LIMITS,
+    authenticate_user,
+    check_password,
+    sign_in_account_key,
+    sign_in_failed,
+)
+from ..extensions import db, limiter
+from ..forms import EmptyForm
+from ..models import utcnow
+from . import bp
+from .forms import LoginForm, ReauthForm
+
+
+def _next_url(default: str = "org.home") -> str:
+    target = request.args.get("next")
+    return target if is_safe_next(target) else url_for(default)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(";".join(LOGIN_LIMITS), methods=["POST"], deduct_when=sign_in_failed)
+@limiter.limit(
+    ";".join(LOGIN_LIMITS),
+    methods=["POST"],
+    key_func=sign_in_account_key,
+    deduct_when=sign_in_failed,
+)
+def login():
+    """Sign in with email and password."""
+    if current_user.is_authenticated:
+        return redirect(_next_url())
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = authenticate_user(form.email.data, form.password.data)
+        if user is not None:
+            login_user(user)
+            user.last_login_at = utcnow()
+            db.session.commit()
+            note_password_entered()
+            return redirect(_next_url())
+        g.sign_in_failed = True
+        form.form_errors.append("Wrong email or password.")
+    return render_template("auth/login.html", form=form), 200 if not form.errors else 400
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out (a POST with CSRF, so another site cannot sign you out)."""
+    if EmptyForm().validate_on_submit():
+        logout_user()
+        flash("You have signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/reauthenticate", methods=["GET", "POST"])
+@login_required
+@limiter.limit(";".join(LOGIN_LIMITS), methods=["POST"], deduct_when=sign_in_failed)
+def reauthenticate():
+    """Ask for the password again before showing token management."""
+    form = ReauthForm()
+    if form.validate_on_submit():
+        if check_password(current_user.password_hash, form.password.data):
+            note_password_entered()
+            return redirect(_next_url(default="profile.tokens"))
+        g.sign_in_failed = True
+        form.password.errors.append("That password is not right.")
+    status = 400 if form.errors else 200
+    return render_template("auth/reauthenticate.html", form=form), status

@@ -1,0 +1,111 @@
+"""Command line (SPEC section 8): create-org, create-user, seed-demo, send-mail."""
+
+from __future__ import annotations
+
+import click
+from email_validator import EmailNotValidError, validate_email
+from flask import Flask
+from sqlalchemy import select
+
+from .accounts import find_user_by_email, hash_password, normalize_email, password_problem
+from .extensions import db
+from .outbox import deliver_due
+from .models import Organization, User
+
+
+def _find_org(name: str) -> Organization | None:
+    return db.session.scalar(select(Organization).where(Organization.name == name))
+
+
+@click.command("create-org")
+@click.argument("name")
+def create_org(name: str) -> None:
+    """Create an organization."""
+    name = name.strip()
+    if not name:
+        raise click.UsageError("The organization name must not be empty.")
+    if _find_org(name):
+        raise click.ClickException(f"An organization named {name!r} already exists.")
+    db.session.add(Organization(name=name))
+    db.session.commit()
+    click.echo(f"Created organization {name!r}.")
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option("--name", "full_name", required=True, help="The user's full name.")
+@click.option("--org", "org_name", required=True, help="The organization's name.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--superuser", is_flag=True, help="Make the user an Organization Superuser.")
+@click.option(
+    "--no-token-permission",
+    is_flag=True,
+    help="Withhold 'Can create and manage personal API tokens'.",
+)
+def create_user(
+    email: str,
+    full_name: str,
+    org_name: str,
+    password: str,
+    superuser: bool,
+    no_token_permission: bool,
+) -> None:
+    """Create a user in an organization."""
+    try:
+        email = validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError as problem:
+        raise click.BadParameter(str(problem), param_hint="EMAIL") from problem
+    if not full_name.strip():
+        raise click.BadParameter("The name must not be empty.", param_hint="--name")
+    if problem := password_problem(password):
+        raise click.BadParameter(problem, param_hint="--password")
+    organization = _find_org(org_name)
+    if organization is None:
+        raise click.ClickException(f"No organization named {org_name!r}; create it with create-org.")
+    if find_user_by_email(email):
+        raise click.ClickException(f"A user with email {normalize_email(email)} already exists.")
+    db.session.add(
+        User(
+            email=normalize_email(email),
+            full_name=full_name.strip(),
+            password_hash=hash_password(password),
+            organization=organization,
+            is_superuser=superuser,
+            can_manage_tokens=not no_token_permission,
+        )
+    )
+    db.session.commit()
+    role = "superuser" if superuser else "member"
+    click.echo(f"Created {role} {normalize_email(email)} in {organization.name!r}.")
+
+
+@click.command("seed-demo")
+@click.option("--users", default=12, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--tokens-per-user", default=3, show_default=True, type=click.IntRange(0, 1_000))
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
+def seed_demo(users: int, tokens_per_user: int, if_empty: bool) -> None:
+    """Create a demo organization with a superuser, members and tokens with usage history."""
+    from .demo import DEMO_ORG_NAME, seed_demo_organization
+
+    if if_empty and db.session.scalar(select(User.id).limit(1)) is not None:
+        click.echo("The database already has users; not seeding demo data.")
+        return
+    if _find_org(DEMO_ORG_NAME):
+        raise click.ClickException(f"The organization {DEMO_ORG_NAME!r} already exists.")
+    summary = seed_demo_organization(users, tokens_per_user)
+    click.echo(summary)
+
+
+@click.command("send-mail")
+@click.option("--all", "ignore_schedule", is_flag=True, help="Retry now, ignoring the back-off.")
+def send_mail(ignore_schedule: bool) -> None:
+    """Deliver pending emails from the outbox."""
+    sent, pending = deliver_due(ignore_schedule=ignore_schedule)
+    click.echo(f"Sent {sent} email(s); {pending} still pending.")
+    if pending:
+        raise SystemExit(1)
+
+
+def register_cli(app: Flask) -> None:
+    for command in (create_org, create_user, seed_demo, send_mail):
+        app.cli.add_command(command)

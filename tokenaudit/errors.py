@@ -1,0 +1,66 @@
+"""Error responses: JSON under /api/, a short fragment for htmx, a page otherwise. Never a bare 500."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from .htmx import wants_fragment
+
+log = logging.getLogger(__name__)
+
+FRIENDLY_MESSAGES = {
+    400: "The request could not be understood.",
+    403: "You do not have permission to do that.",
+    404: "There is nothing here.",
+    405: "That method is not allowed here.",
+    413: "The request is too large.",
+    429: "Too many attempts. Wait a little and try again.",
+    500: "Something went wrong on our side. Nothing was changed.",
+}
+
+
+def _message(error: HTTPException) -> str:
+    default = type(error).description
+    if error.description and error.description != default:
+        return error.description
+    return FRIENDLY_MESSAGES.get(error.code, error.name)
+
+
+def error_response(error: HTTPException) -> Response:
+    """Render an HTTP error in the form the client asked for."""
+    code = error.code or 500
+    message = _message(error)
+    if request.path.startswith("/api/"):
+        response = jsonify(detail=message)
+    elif wants_fragment():
+        response = Response(render_template("errors/_message.html", message=message))
+    else:
+        response = Response(render_template("errors/error.html", code=code, message=message))
+    response.status_code = code
+    # Keep headers such as Retry-After (429) and Allow (405).
+    for header, value in error.get_headers():
+        if header.lower() != "content-type":
+            response.headers[header] = value
+    return response
+
+
+def handle_csrf_error(error: CSRFError) -> Response:
+    error.description = (
+        "This form has expired or did not come from this site. Reload the page and try again."
+    )
+    return error_response(error)
+
+
+def handle_unexpected_error(error: Exception) -> Response:
+    log.exception("Unhandled error on %s %s", request.method, request.path)
+    return error_response(InternalServerError())
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(HTTPException, error_response)
+    app.register_error_handler(Exception, handle_unexpected_error)

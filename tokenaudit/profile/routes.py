@@ -1,0 +1,74 @@
+from flask import make_response, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..access import get_own_token_or_404, recent_password_required, token_permission_required
+from ..extensions import db
+from ..forms import EmptyForm
+from ..htmx import vary_on_htmx, wants_fragment
+from ..models import ApiToken
+from ..personal_tokens import create_personal_token
+from ..revoke_views import perform_revoke, render_revoke_confirmation
+from . import bp
+from .forms import TokenForm
+
+
+def _render_tokens_page(form: TokenForm, new_value: str | None = None, status: int = 200):
+    own_tokens = db.session.scalars(
+        select(ApiToken)
+        .where(ApiToken.user_id == current_user.id)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    ).all()
+    template = "profile/_tokens.html" if wants_fragment() else "profile/tokens.html"
+    response = make_response(
+        render_template(
+            template, tokens=own_tokens, form=form, new_value=new_value, revoke_form=EmptyForm()
+        ),
+        status,
+    )
+    if new_value:
+        # The value is shown exactly once: no cache, no back-button copy, may keep it.
+        response.headers["Cache-Control"] = "no-store"
+    return vary_on_htmx(response)
+
+
+@bp.get("/tokens")
+@token_permission_required
+@recent_password_required
+def tokens():
+    """Managing your API tokens: your tokens and a form to create one."""
+    return _render_tokens_page(TokenForm())
+
+
+@bp.post("/tokens")
+@token_permission_required
+@recent_password_required
+def create_token():
+    """Create a token and show its value once."""
+    form = TokenForm()
+    if not form.validate_on_submit():
+        return _render_tokens_page(form, status=422)
+    _token, value = create_personal_token(current_user, form.name.data)
+    return _render_tokens_page(TokenForm(formdata=None), new_value=value)
+
+
+@bp.get("/tokens/<int:token_id>/revoke")
+@token_permission_required
+@recent_password_required
+def confirm_revoke(token_id: int):
+    """Confirm revoking one of your own tokens."""
+    token = get_own_token_or_404(token_id, current_user)
+    return render_revoke_confirmation(
+        token,
+        action_url=url_for("profile.revoke_token", token_id=token.id),
+        cancel_url=url_for("profile.tokens"),
+    )
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@token_permission_required
+@recent_password_required
+def revoke_token(token_id: int):
+    """Revoke one of your own tokens."""
+    token = get_own_token_or_404(token_id, current_user)
+    return perform_revoke(token, done_url=url_for("profile.tokens"))

@@ -1,0 +1,65 @@
+"""The revoke confirmation and its answer, shared by the audit page and the profile."""
+
+from __future__ import annotations
+
+from flask import Response, flash, make_response, redirect, render_template
+from flask_login import current_user
+
+from .forms import EmptyForm
+from .htmx import vary_on_htmx, wants_fragment
+from .models import ApiToken
+from .revocation import Revocation, TokenAlreadyRevoked, revoke_token
+
+TOKENS_CHANGED_EVENT = "tokens-changed"
+
+
+def render_revoke_confirmation(token: ApiToken, action_url: str, cancel_url: str) -> Response:
+    """The dialog partial for htmx, or a full confirmation page without JavaScript."""
+    template = "revoke/_dialog.html" if wants_fragment() else "revoke/confirm.html"
+    response = make_response(
+        render_template(
+            template, token=token, form=EmptyForm(), action_url=action_url, cancel_url=cancel_url
+        )
+    )
+    return vary_on_htmx(response)
+
+
+def revocation_message(revocation: Revocation) -> tuple[str, str]:
+    """The status message after a revoke, and its category."""
+    if revocation.by_owner:
+        subject = f"Revoked your token “{revocation.token_name}” ({revocation.prefix})."
+    else:
+        subject = (
+            f"Revoked “{revocation.token_name}” ({revocation.prefix}) "
+            f"belonging to {revocation.owner_name}."
+        )
+    if revocation.email_sent is False:
+        return (
+            subject + f" The email to {revocation.owner_name} could not be sent yet; "
+            "it will be retried.",
+            "warning",
+        )
+    if revocation.email_sent:
+        subject += f" {revocation.owner_name} has been emailed."
+    return subject, "success"
+
+
+def perform_revoke(token: ApiToken, done_url: str) -> Response:
+    """Revoke the token as the current user; a status fragment for htmx, else back to the list."""
+    if not EmptyForm().validate_on_submit():  # CSRFProtect has already refused bad tokens
+        return redirect(done_url)
+    try:
+        revocation = revoke_token(token, actor=current_user)
+    except TokenAlreadyRevoked:
+        message, category, status = "That token had already been revoked.", "info", 404
+    else:
+        (message, category), status = revocation_message(revocation), 200
+    if wants_fragment():
+        response = make_response(
+            render_template("revoke/_status.html", message=message, category=category), status
+        )
+        # The table reloads itself in its current search, sort and page.
+        response.headers["HX-Trigger"] = TOKENS_CHANGED_EVENT
+        return vary_on_htmx(response)
+    flash(message, category)
+    return redirect(done_url)

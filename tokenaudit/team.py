@@ -1,0 +1,79 @@
+"""The team: members of an organization and changes to their permissions."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from .activities import record_activity
+from .extensions import db
+from .models import ApiToken, User
+
+PERMISSION_LABELS = {
+    "is_superuser": "Organization Superuser",
+    "can_manage_tokens": "Can create and manage personal API tokens",
+    "is_active": "Active",
+}
+
+
+class PermissionChangeRefused(ValueError):
+    """The change would leave the organization without an active superuser."""
+
+
+def team_members(organization_id: int) -> list[tuple[User, int]]:
+    """Members of the organization with how many tokens each holds, by name."""
+    token_counts = (
+        select(ApiToken.user_id, func.count(ApiToken.id).label("count"))
+        .group_by(ApiToken.user_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(User, func.coalesce(token_counts.c.count, 0))
+        .outerjoin(token_counts, token_counts.c.user_id == User.id)
+        .where(User.organization_id == organization_id)
+        .order_by(func.lower(User.full_name), User.id)
+    )
+    return [(user, count) for user, count in rows]
+
+
+def _active_superusers(organization_id: int) -> int:
+    return db.session.scalar(
+        select(func.count(User.id)).where(
+            User.organization_id == organization_id,
+            User.is_superuser.is_(True),
+            User.is_active.is_(True),
+        )
+    )
+
+
+def change_permissions(member: User, actor: User, wanted: dict[str, bool]) -> list[str]:
+    """Apply permission changes, record one Activity, and return the descriptions of the changes."""
+    changes = {
+        field: value for field, value in wanted.items() if getattr(member, field) != value
+    }
+    if not changes:
+        return []
+    loses_superuser = member.is_superuser and member.is_active and (
+        changes.get("is_superuser") is False or changes.get("is_active") is False
+    )
+    if loses_superuser and _active_superusers(member.organization_id) <= 1:
+        if member.id == actor.id:
+            raise PermissionChangeRefused(
+                "You are the last superuser of this organization: make someone else a "
+                "superuser before removing your own superuser flag or deactivating yourself."
+            )
+        raise PermissionChangeRefused("The organization must keep at least one active superuser.")
+    for field, value in changes.items():
+        setattr(member, field, value)
+    described = [
+        f"{PERMISSION_LABELS[field]} {'on' if value else 'off'}" for field, value in changes.items()
+    ]
+    record_activity(
+        subject=member,
+        actor=actor,
+        kind="permissions_changed",
+        message=f"{actor.full_name} changed {member.full_name}'s permissions: "
+        + ", ".join(described),
+        details={field: value for field, value in changes.items()},
+    )
+    db.session.commit()
+    return described

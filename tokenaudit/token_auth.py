@@ -1,0 +1,67 @@
+"""Authenticating API requests by token: the one place that decides whether a token is good."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
+
+from .extensions import db
+from .models import ApiToken, utcnow
+from .tokens import digest, parse_token
+
+AUTH_SCHEME = "token"
+MAX_RECORDED_PATH = 500
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    """The outcome of checking an Authorization header: a token, or why there is none."""
+
+    token: ApiToken | None
+    failure: str | None = None  # a reason for the log; clients only ever see one message
+
+    @property
+    def prefix(self) -> str | None:
+        return self.token.prefix if self.token else None
+
+
+def check_authorization_header(header: str | None) -> TokenCheck:
+    """Check an `Authorization: Token <value>` header, querying the database at most once."""
+    if not header:
+        return TokenCheck(None, "missing Authorization header")
+    parts = header.split(" ")
+    if len(parts) != 2 or parts[0].lower() != AUTH_SCHEME or not parts[1]:
+        return TokenCheck(None, "malformed Authorization header")
+    value = parts[1]
+    prefix = parse_token(value)
+    if prefix is None:
+        return TokenCheck(None, "malformed token or bad checksum")
+    token = db.session.scalar(
+        select(ApiToken).options(joinedload(ApiToken.owner)).where(ApiToken.prefix == prefix)
+    )
+    if token is None:
+        return TokenCheck(None, f"unknown token {prefix}")
+    if not hmac.compare_digest(token.digest, digest(value)):
+        return TokenCheck(None, f"wrong secret for token {prefix}")
+    if not token.owner.is_active:
+        return TokenCheck(None, f"owner of token {prefix} is deactivated")
+    if not token.owner.can_manage_tokens:
+        return TokenCheck(None, f"owner of token {prefix} lacks the token permission")
+    return TokenCheck(token)
+
+
+def record_token_use(token: ApiToken, method: str, path: str) -> None:
+    """Record when and how a token was last used (path only: a query string can hold secrets)."""
+    now = utcnow()
+    db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == token.id)
+        .values(last_used_at=now, last_used_method=method, last_used_path=path[:MAX_RECORDED_PATH])
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    token.last_used_at, token.last_used_method = now, method
+    token.last_used_path = path[:MAX_RECORDED_PATH]
