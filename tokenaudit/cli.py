@@ -61,7 +61,9 @@ def create_user(
         raise click.BadParameter(problem, param_hint="--password")
     organization = _find_org(org_name)
     if organization is None:
-        raise click.ClickException(f"No organization named {org_name!r}; create it with create-org.")
+        raise click.ClickException(
+            f"No organization named {org_name!r}; create it with create-org."
+        )
     if find_user_by_email(email):
         raise click.ClickException(f"A user with email {normalize_email(email)} already exists.")
     db.session.add(

@@ -17,23 +17,71 @@ DEMO_DOMAIN = "demo.example.com"
 DEMO_ADMIN_EMAIL = f"admin@{DEMO_DOMAIN}"
 DEMO_PASSWORD = "demo-password"
 
-FIRST_NAMES = ["Alice", "Bob", "Dana", "Erik", "Fatima", "Goran", "Hiro", "Ines", "Jonas",
-               "Keiko", "Luis", "Maya", "Nils", "Olga", "Priya", "Quinn", "Rosa", "Sven"]
-LAST_NAMES = ["Archer", "Berg", "Costa", "Diallo", "Evans", "Fischer", "García", "Hansen",
-              "Ito", "Jensen", "Kowalski", "Larsen", "Müller", "Novak", "Okafor", "Petrov"]
-TOKEN_NAMES = ["CI deploy", "Nightly export", "Grafana dashboard", "Local development",
-               "Backup script", "Data warehouse sync", "Jupyter notebook", "Release pipeline",
-               "Monitoring probe", "Slack bot", "Terraform", "Reporting job"]
-USAGES = [("GET", "/api/v2/me/"), ("GET", "/api/v2/tokens/"), ("GET", "/api/v2/organization/tokens/"),
-          ("DELETE", "/api/v2/tokens/17/"), ("GET", "/api/v2/me/")]
+FIRST_NAMES = [
+    "Alice",
+    "Bob",
+    "Dana",
+    "Erik",
+    "Fatima",
+    "Goran",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Keiko",
+    "Luis",
+    "Maya",
+    "Nils",
+    "Olga",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sven",
+]
+LAST_NAMES = [
+    "Archer",
+    "Berg",
+    "Costa",
+    "Diallo",
+    "Evans",
+    "Fischer",
+    "García",
+    "Hansen",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Larsen",
+    "Müller",
+    "Novak",
+    "Okafor",
+    "Petrov",
+]
+TOKEN_NAMES = [
+    "CI deploy",
+    "Nightly export",
+    "Grafana dashboard",
+    "Local development",
+    "Backup script",
+    "Data warehouse sync",
+    "Jupyter notebook",
+    "Release pipeline",
+    "Monitoring probe",
+    "Slack bot",
+    "Terraform",
+    "Reporting job",
+]
+USAGES = [
+    ("GET", "/api/v2/me/"),
+    ("GET", "/api/v2/tokens/"),
+    ("GET", "/api/v2/organization/tokens/"),
+    ("DELETE", "/api/v2/tokens/17/"),
+    ("GET", "/api/v2/me/"),
+]
 BATCH = 10_000
 
 
 def _demo_users(count: int, password_hash: str, organization_id: int) -> list[dict]:
     rng = random.Random(1)
-    users = [
-        dict(email=DEMO_ADMIN_EMAIL, full_name="Carol Admin", is_superuser=True)
-    ]
+    users = [dict(email=DEMO_ADMIN_EMAIL, full_name="Carol Admin", is_superuser=True)]
     for number in range(1, count + 1):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         users.append(
@@ -49,8 +97,12 @@ def _demo_users(count: int, password_hash: str, organization_id: int) -> list[di
     now = utcnow()
     for user in users:
         user.setdefault("can_manage_tokens", True)
-        user.update(password_hash=password_hash, organization_id=organization_id, created_at=now,
-                    is_active=True)
+        user.update(
+            password_hash=password_hash,
+            organization_id=organization_id,
+            created_at=now,
+            is_active=True,
+        )
     return users
 
 
@@ -103,9 +155,15 @@ def seed_demo_organization(users: int, tokens_per_user: int) -> str:
     db.session.execute(
         insert(Activity),
         [
-            dict(organization_id=organization.id, subject_id=user_id, actor_id=admin_id,
-                 kind="permissions_changed", created_at=utcnow(), details={},
-                 message=f"Carol Admin added {name} to the team")
+            dict(
+                organization_id=organization.id,
+                subject_id=user_id,
+                actor_id=admin_id,
+                kind="permissions_changed",
+                created_at=utcnow(),
+                details={},
+                message=f"Carol Admin added {name} to the team",
+            )
             for user_id, name in owners[:10]
         ],
     )

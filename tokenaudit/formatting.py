@@ -8,8 +8,13 @@ from flask import Flask
 
 from .models import utcnow
 
-_UNITS = (("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400), ("hour", 3600),
-          ("minute", 60))
+_UNITS = (
+    ("year", 365 * 86400),
+    ("month", 30 * 86400),
+    ("day", 86400),
+    ("hour", 3600),
+    ("minute", 60),
+)
 
 
 def relative_time(moment: datetime | None, now: datetime | None = None) -> str:

@@ -48,7 +48,9 @@ class Organization(db.Model):
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
-    __table_args__ = (Index("ix_users_org_lower_name", "organization_id", func.lower(text("full_name"))),)
+    __table_args__ = (
+        Index("ix_users_org_lower_name", "organization_id", func.lower(text("full_name"))),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Stored lower-cased, so the unique index compares case-insensitively.

@@ -44,9 +44,7 @@ def revoke_token(token: ApiToken, actor: User) -> Revocation:
     details = {"token_name": token.name, "prefix": token.prefix}
     # Checked delete: a concurrent revoke of the same token must not be recorded twice.
     deleted = db.session.execute(
-        delete(ApiToken)
-        .where(ApiToken.id == token.id)
-        .execution_options(synchronize_session=False)
+        delete(ApiToken).where(ApiToken.id == token.id).execution_options(synchronize_session=False)
     ).rowcount
     if deleted != 1:
         db.session.rollback()

@@ -47,13 +47,13 @@ def _active_superusers(organization_id: int) -> int:
 
 def change_permissions(member: User, actor: User, wanted: dict[str, bool]) -> list[str]:
     """Apply permission changes, record one Activity, and return the descriptions of the changes."""
-    changes = {
-        field: value for field, value in wanted.items() if getattr(member, field) != value
-    }
+    changes = {field: value for field, value in wanted.items() if getattr(member, field) != value}
     if not changes:
         return []
-    loses_superuser = member.is_superuser and member.is_active and (
-        changes.get("is_superuser") is False or changes.get("is_active") is False
+    loses_superuser = (
+        member.is_superuser
+        and member.is_active
+        and (changes.get("is_superuser") is False or changes.get("is_active") is False)
     )
     if loses_superuser and _active_superusers(member.organization_id) <= 1:
         if member.id == actor.id:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .extensions import db
 from .models import ApiToken, utcnow
@@ -55,13 +56,14 @@ def check_authorization_header(header: str | None) -> TokenCheck:
 
 def record_token_use(token: ApiToken, method: str, path: str) -> None:
     """Record when and how a token was last used (path only: a query string can hold secrets)."""
-    now = utcnow()
-    db.session.execute(
-        update(ApiToken)
-        .where(ApiToken.id == token.id)
-        .values(last_used_at=now, last_used_method=method, last_used_path=path[:MAX_RECORDED_PATH])
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    token.last_used_at, token.last_used_method = now, method
-    token.last_used_path = path[:MAX_RECORDED_PATH]
+    usage = {
+        "last_used_at": utcnow(),
+        "last_used_method": method,
+        "last_used_path": path[:MAX_RECORDED_PATH],
+    }
+    # Its own short transaction: committed before the view runs, and the request's session
+    # (with the token and owner already loaded) is left as it is.
+    with db.engine.begin() as connection:
+        connection.execute(update(ApiToken).where(ApiToken.id == token.id).values(**usage))
+    for field, value in usage.items():
+        set_committed_value(token, field, value)

@@ -21,7 +21,9 @@ def authenticate_token():
         return None
     check = check_authorization_header(request.headers.get("Authorization"))
     if check.token is None:
-        log.info("API authentication failed on %s %s: %s", request.method, request.path, check.failure)
+        log.info(
+            "API authentication failed on %s %s: %s", request.method, request.path, check.failure
+        )
         response = jsonify(detail=UNAUTHORIZED_DETAIL)
         response.status_code = 401
         response.headers["WWW-Authenticate"] = "Token"

@@ -27,7 +27,11 @@ def token_json(token: ApiToken, with_user: bool = False) -> dict:
         "last_used_path": token.last_used_path,
     }
     if with_user:
-        data["user"] = {"id": token.owner.id, "name": token.owner.full_name, "email": token.owner.email}
+        data["user"] = {
+            "id": token.owner.id,
+            "name": token.owner.full_name,
+            "email": token.owner.email,
+        }
     return data
 
 

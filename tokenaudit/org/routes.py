@@ -11,7 +11,6 @@ from . import bp
 from .forms import MemberForm
 
 
-
 @bp.get("/")
 @login_required
 def home():
@@ -29,9 +28,7 @@ def home():
         counts["own_tokens"] = db.session.scalar(
             select(func.count(ApiToken.id)).where(ApiToken.user_id == user.id)
         )
-    return render_template(
-        "org/home.html", counts=counts, activities=recent_activities(user)
-    )
+    return render_template("org/home.html", counts=counts, activities=recent_activities(user))
 
 
 @bp.get("/team")
@@ -52,7 +49,10 @@ def edit_member(user_id: int):
             changes = change_permissions(
                 member,
                 current_user,
-                {field: form[field].data for field in ("is_superuser", "can_manage_tokens", "is_active")},
+                {
+                    field: form[field].data
+                    for field in ("is_superuser", "can_manage_tokens", "is_active")
+                },
             )
         except PermissionChangeRefused as refusal:
             form.form_errors.append(str(refusal))

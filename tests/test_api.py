@@ -1,0 +1,263 @@
+"""The token-authenticated JSON API (SPEC section 7)."""
+
+import pytest
+from conftest import PASSWORD, auth_header, make_org, make_token, make_user
+from sqlalchemy import event
+
+from tokenaudit.extensions import db
+from tokenaudit.models import ApiToken
+from tokenaudit.tokens import generate_token
+
+
+def get_me(client, value):
+    return client.get("/api/v2/me/", headers=auth_header(value))
+
+
+def assert_401(response):
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Token"
+    assert response.is_json and response.json["detail"]
+
+
+def test_token_round_trip_create_use_show_usage_revoke(client, member):
+    created = client.post(
+        "/api/v2/api-token-auth/",
+        json={"username": member.email, "password": PASSWORD, "name": "laptop"},
+    )
+    assert created.status_code == 200
+    value = created.json["token"]
+    assert created.json["name"] == "laptop" and created.json["prefix"] == value[:12]
+    assert created.headers["Cache-Control"] == "no-store"
+
+    me = get_me(client, value)
+    assert me.status_code == 200
+    assert me.json["email"] == member.email
+    assert me.json["organization"]["name"] == "Acme"
+    assert me.json["is_superuser"] is False
+
+    listed = client.get("/api/v2/tokens/?secret=shh", headers=auth_header(value)).json["tokens"]
+    assert [t["name"] for t in listed] == ["laptop"]
+    assert listed[0]["last_used_method"] == "GET"
+    assert listed[0]["last_used_path"] == "/api/v2/tokens/"  # never the query string
+    assert "token" not in listed[0] and value not in str(listed)
+
+    token_id = listed[0]["id"]
+    assert (
+        client.delete(f"/api/v2/tokens/{token_id}/", headers=auth_header(value)).status_code == 204
+    )
+    assert_401(get_me(client, value))
+
+
+def test_api_token_auth_accepts_form_bodies(client, member):
+    response = client.post(
+        "/api/v2/api-token-auth/", data={"username": member.email, "password": PASSWORD}
+    )
+    assert response.status_code == 200
+    assert get_me(client, response.json["token"]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"username": "bob@acme.test"},
+        {"password": PASSWORD},
+        {"username": 5, "password": PASSWORD},
+        {"username": "bob@acme.test", "password": PASSWORD, "name": "x" * 101},
+        {"username": "bob@acme.test", "password": PASSWORD, "name": "   "},
+        ["bob@acme.test", PASSWORD],
+        "just a string",
+    ],
+)
+def test_api_token_auth_rejects_malformed_bodies_with_400(client, member, body):
+    response = client.post("/api/v2/api-token-auth/", json=body)
+    assert response.status_code == 400
+    assert response.json["detail"]
+    assert db.session.query(ApiToken).count() == 0
+
+
+def test_api_token_auth_rejects_invalid_json(client, member):
+    response = client.post(
+        "/api/v2/api-token-auth/", data=b"{not json", content_type="application/json"
+    )
+    assert response.status_code == 400 and response.json["detail"]
+
+
+def test_api_token_auth_wrong_credentials_get_one_generic_401(client, member):
+    wrong_password = client.post(
+        "/api/v2/api-token-auth/", json={"username": member.email, "password": "nope nope"}
+    )
+    unknown_user = client.post(
+        "/api/v2/api-token-auth/", json={"username": "ghost@acme.test", "password": "nope nope"}
+    )
+    assert wrong_password.status_code == unknown_user.status_code == 401
+    assert wrong_password.json == unknown_user.json
+
+
+def test_api_token_auth_without_permission_is_403(client, org):
+    user = make_user(org, "nora@acme.test", can_manage_tokens=False)
+    response = client.post(
+        "/api/v2/api-token-auth/", json={"username": user.email, "password": PASSWORD}
+    )
+    assert response.status_code == 403
+    assert db.session.query(ApiToken).count() == 0
+
+
+def test_api_token_auth_is_rate_limited(client, member):
+    body = {"username": member.email, "password": "wrong wrong"}
+    statuses = [client.post("/api/v2/api-token-auth/", json=body).status_code for _ in range(11)]
+    assert statuses[-1] == 429
+    blocked = client.post("/api/v2/api-token-auth/", json=body)
+    assert blocked.status_code == 429 and blocked.is_json and "Retry-After" in blocked.headers
+
+
+@pytest.fixture
+def token_value(member):
+    return make_token(member)[1]
+
+
+@pytest.mark.parametrize(
+    "make_header",
+    [
+        lambda value: None,
+        lambda value: "Token",
+        lambda value: "Token ",
+        lambda value: f"Token  {value}",
+        lambda value: f" Token {value}",
+        lambda value: f"Token {value} ",
+        lambda value: f"Bearer {value}",
+        lambda value: f"Basic {value}",
+        lambda value: value,
+        lambda value: f"Token {value[:-1]}{'A' if value[-1] != 'A' else 'B'}",  # bad checksum
+        lambda value: f"Token {generate_token().value}",  # unknown prefix, valid checksum
+        lambda value: "Token " + wrong_secret(value),  # right prefix, wrong secret
+    ],
+    ids=[
+        "missing",
+        "keyword-alone",
+        "keyword-and-space",
+        "two-spaces",
+        "leading-space",
+        "trailing-space",
+        "bearer",
+        "basic",
+        "no-keyword",
+        "bad-checksum",
+        "unknown-prefix",
+        "wrong-secret",
+    ],
+)
+def test_every_malformed_or_wrong_authorization_header_gets_401(client, token_value, make_header):
+    header = make_header(token_value)
+    headers = {"Authorization": header} if header is not None else {}
+    assert_401(client.get("/api/v2/me/", headers=headers))
+    assert get_me(client, token_value).status_code == 200  # the real token still works
+
+
+def wrong_secret(value: str) -> str:
+    from tokenaudit.tokens import checksum
+
+    other = generate_token().value
+    body = value[:12] + other[12:44]
+    return body + checksum(body)
+
+
+def count_queries(app):
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    return statements, lambda: event.remove(db.engine, "before_cursor_execute", listener)
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Token tka_" + "A" * 46, "Token tka_short", "Token " + "x" * 50, "Bearer abc", "Token"],
+)
+def test_malformed_tokens_are_refused_without_a_database_query(app, client, member, header):
+    statements, stop = count_queries(app)
+    try:
+        response = client.get("/api/v2/me/", headers={"Authorization": header})
+    finally:
+        stop()
+    assert response.status_code == 401
+    assert statements == []
+
+
+def test_a_good_token_is_checked_with_one_query(app, client, token_value):
+    statements, stop = count_queries(app)
+    try:
+        client.get("/api/v2/tokens/", headers=auth_header(token_value))
+    finally:
+        stop()
+    lookups = [s for s in statements if "api_tokens.prefix = " in s]
+    assert len(lookups) == 1
+    assert "JOIN users" in lookups[0]  # the owner comes with it, for the active/permission checks
+    assert not any(s.startswith("SELECT users") for s in statements)
+
+
+def test_permission_off_blocks_the_token_and_on_restores_it(client, member, token_value):
+    member.can_manage_tokens = False
+    db.session.commit()
+    assert_401(get_me(client, token_value))
+    member.can_manage_tokens = True
+    db.session.commit()
+    assert get_me(client, token_value).status_code == 200
+
+
+def test_deactivated_owner_token_gets_401(client, member, token_value):
+    member.is_active = False
+    db.session.commit()
+    assert_401(get_me(client, token_value))
+
+
+def test_every_request_records_time_method_and_path_exactly(client, member):
+    token, value = make_token(member)
+    assert token.last_used_at is None
+    stamps = []
+    for path in ("/api/v2/me/", "/api/v2/tokens/?page=2&q=secret", "/api/v2/me/"):
+        client.get(path, headers=auth_header(value))
+        db.session.refresh(token)
+        stamps.append((token.last_used_at, token.last_used_method, token.last_used_path))
+    assert [s[2] for s in stamps] == ["/api/v2/me/", "/api/v2/tokens/", "/api/v2/me/"]
+    assert stamps[0][0] <= stamps[1][0] <= stamps[2][0]
+    assert stamps[0][0].tzinfo is not None
+    client.delete("/api/v2/tokens/999999/", headers=auth_header(value))
+    db.session.refresh(token)
+    assert (token.last_used_method, token.last_used_path) == ("DELETE", "/api/v2/tokens/999999/")
+
+
+def test_cannot_revoke_someone_elses_token_through_own_endpoint(client, org, member, token_value):
+    other = make_user(org, "eve@acme.test")
+    other_token, other_value = make_token(other)
+    response = client.delete(f"/api/v2/tokens/{other_token.id}/", headers=auth_header(token_value))
+    assert response.status_code == 404 and response.is_json
+    assert get_me(client, other_value).status_code == 200
+
+
+def test_api_errors_are_json_never_html(client, token_value):
+    for response in (
+        client.get("/api/v2/nope/", headers=auth_header(token_value)),
+        client.post("/api/v2/me/", headers=auth_header(token_value)),
+        client.get("/api/v2/nope/"),
+    ):
+        assert response.is_json, response.status_code
+        assert response.status_code in (404, 405)
+
+
+def test_api_ignores_session_cookies(client, admin, member):
+    client.sign_in(admin.email)
+    assert_401(client.get("/api/v2/me/"))
+
+
+def test_organization_endpoints_need_a_superuser(client, member, token_value):
+    assert (
+        client.get("/api/v2/organization/tokens/", headers=auth_header(token_value)).status_code
+        == 403
+    )
+    other_org_admin = make_user(make_org("Other"), "root@other.test", superuser=True)
+    token, _ = make_token(member)
+    _, admin_value = make_token(other_org_admin)
+    response = client.delete(
+        f"/api/v2/organization/tokens/{token.id}/", headers=auth_header(admin_value)
+    )
+    assert response.status_code == 404
+    assert get_me(client, token_value).status_code == 200

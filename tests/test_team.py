@@ -1,0 +1,89 @@
+"""Organization home, Team page and team-member edit page (SPEC section 4)."""
+
+import pytest
+from conftest import auth_header, make_org, make_token, make_user
+
+from tokenaudit.extensions import db
+from tokenaudit.models import Activity, User
+
+
+def test_superuser_home_has_team_and_api_tokens_cards_with_counts(admin_client, admin, member):
+    make_token(member)
+    make_token(member, "second")
+    page = admin_client.get("/").get_data(as_text=True)
+    assert 'href="/team"' in page and 'href="/tokens"' in page
+    assert "2</span> tokens held across the organization" in page
+    assert "2</span> members" in page
+
+
+def test_member_home_has_only_own_tokens_card(member_client):
+    page = member_client.get("/").get_data(as_text=True)
+    assert 'href="/tokens"' not in page and 'href="/team"' not in page
+    assert "Your API tokens" in page
+
+
+@pytest.mark.parametrize("path", ["/team", "/team/1", "/tokens", "/tokens/1/revoke"])
+def test_superuser_pages_are_403_for_members(member_client, path):
+    assert member_client.get(path).status_code == 403
+
+
+def test_team_lists_members_with_permissions(admin_client, member):
+    page = admin_client.get("/team").get_data(as_text=True)
+    assert "Bob Builder" in page and f"/team/{member.id}" in page
+
+
+def test_editing_permissions_records_an_activity(admin_client, admin, member):
+    response = admin_client.submit(f"/team/{member.id}", {"is_active": "y"})  # token permission off
+    assert response.status_code == 302
+    assert db.session.get(User, member.id).can_manage_tokens is False
+    activity = db.session.query(Activity).filter_by(kind="permissions_changed").one()
+    assert activity.subject_id == member.id and activity.actor_id == admin.id
+    assert "Can create and manage personal API tokens off" in activity.message
+    assert "Can create and manage personal API tokens off" in admin_client.get("/").get_data(
+        as_text=True
+    )
+
+
+def test_saving_without_changes_records_nothing(admin_client, member):
+    admin_client.submit(f"/team/{member.id}", {"is_active": "y", "can_manage_tokens": "y"})
+    assert db.session.query(Activity).count() == 0
+
+
+def test_permission_off_blocks_tokens_until_switched_back_on(admin_client, member):
+    _, value = make_token(member)
+    admin_client.submit(f"/team/{member.id}", {"is_active": "y"})
+    assert admin_client.get("/api/v2/me/", headers=auth_header(value)).status_code == 401
+    admin_client.submit(f"/team/{member.id}", {"is_active": "y", "can_manage_tokens": "y"})
+    assert admin_client.get("/api/v2/me/", headers=auth_header(value)).status_code == 200
+
+
+def test_last_superuser_cannot_remove_own_superuser_flag(admin_client, admin):
+    response = admin_client.submit(
+        f"/team/{admin.id}", {"is_active": "y", "can_manage_tokens": "y"}
+    )
+    assert response.status_code == 400
+    assert "last superuser" in response.get_data(as_text=True)
+    assert db.session.get(User, admin.id).is_superuser is True
+    assert db.session.query(Activity).count() == 0
+
+
+def test_a_superuser_can_step_down_when_another_remains(admin_client, admin, org):
+    make_user(org, "sam@acme.test", superuser=True)
+    response = admin_client.submit(
+        f"/team/{admin.id}", {"is_active": "y", "can_manage_tokens": "y"}
+    )
+    assert response.status_code == 302
+    assert db.session.get(User, admin.id).is_superuser is False
+    assert admin_client.get("/team").status_code == 403
+
+
+def test_members_of_other_organizations_are_404(admin_client):
+    stranger = make_user(make_org("Other"), "x@other.test")
+    assert admin_client.get(f"/team/{stranger.id}").status_code == 404
+    assert admin_client.submit(f"/team/{stranger.id}", {"is_superuser": "y"}).status_code == 404
+    assert db.session.get(User, stranger.id).is_superuser is False
+
+
+def test_member_edit_without_csrf_changes_nothing(admin_client, member):
+    assert admin_client.post(f"/team/{member.id}", data={"is_superuser": "y"}).status_code == 400
+    assert db.session.get(User, member.id).is_superuser is False
