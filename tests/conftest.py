@@ -240,6 +240,7 @@ def html_part(message: Message) -> str:
 
 
 @pytest.fixture
-def log_records(caplog) -> list[logging.LogRecord]:
+def logs(caplog) -> pytest.LogCaptureFixture:
+    """Everything logged during the test, at every level: read `logs.text`."""
     caplog.set_level(logging.DEBUG)
-    return caplog.records
+    return caplog

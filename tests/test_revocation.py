@@ -1,0 +1,141 @@
+"""Revoking from the audit page and its API twin (SPEC section 6), with a real SMTP server."""
+
+import pytest
+from conftest import auth_header, html_part, make_org, make_token, make_user, text_part
+
+from tokenaudit.extensions import db
+from tokenaudit.models import Activity, ApiToken, OutboxEmail
+
+
+@pytest.fixture
+def doomed(member):
+    """Bob's token that a superuser will revoke, with its value."""
+    return make_token(member, "Deploy bot")
+
+
+def htmx_revoke(client, token_id):
+    return client.post(
+        f"/tokens/{token_id}/revoke",
+        data={"csrf_token": client.csrf_token()},
+        headers={"HX-Request": "true"},
+    )
+
+
+def test_dialog_partial_shows_prefix_and_owner(admin_client, doomed):
+    token, value = doomed
+    dialog = admin_client.htmx_get(f"/tokens/{token.id}/revoke").get_data(as_text=True)
+    assert dialog.lstrip().startswith("<dialog")
+    assert token.prefix in dialog and "Bob Builder" in dialog and "bob@acme.test" in dialog
+    assert "Cancel" in dialog and 'type="submit"' in dialog and "csrf_token" in dialog
+    assert value not in dialog
+    page = admin_client.get(f"/tokens/{token.id}/revoke").get_data(as_text=True)
+    assert "<html" in page and token.prefix in page and 'href="/tokens"' in page
+
+
+def test_superuser_revoke_deletes_records_activity_and_emails_owner(
+    admin_client, client, doomed, smtp_server
+):
+    token, value = doomed
+    prefix = token.prefix
+    assert admin_client.get("/api/v2/me/", headers=auth_header(value)).status_code == 200
+
+    response = htmx_revoke(admin_client, token.id)
+    status = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert response.headers["HX-Trigger"] == "tokens-changed"
+    assert "Deploy bot" in status and prefix in status and "Bob Builder" in status
+    assert "has been emailed" in status
+
+    # 1. Deleted: the next API call gets 401, and the row and count are gone from the table.
+    assert admin_client.get("/api/v2/me/", headers=auth_header(value)).status_code == 401
+    assert db.session.query(ApiToken).count() == 0
+    table = admin_client.htmx_get("/tokens").get_data(as_text=True)
+    assert prefix not in table and "0 tokens" in table
+
+    # 2. The Activity against the owner names the superuser, and shows on the home feed.
+    activity = db.session.query(Activity).filter_by(kind="token_revoked").one()
+    assert activity.subject.email == "bob@acme.test"
+    assert activity.actor.full_name == "Carol Admin"
+    assert activity.message == f"API token “Deploy bot” ({prefix}) revoked by superuser Carol Admin"
+    assert activity.details == {"token_name": "Deploy bot", "prefix": prefix}
+    assert "revoked by superuser Carol Admin" in admin_client.get("/").get_data(as_text=True)
+
+    # 3. The owner's email: who, what, when, what it means, how to get a new one.
+    [message] = smtp_server.messages
+    assert message["X-Envelope-To"] == "bob@acme.test"
+    assert prefix in message["Subject"]
+    for part in (text_part(message), html_part(message)):
+        assert "Deploy bot" in part and prefix in part
+        assert "superuser Carol Admin" in part
+        assert "UTC" in part and "401 Unauthorized" in part
+        assert "http://tokenaudit.test/profile/tokens" in part
+        assert value not in part
+
+
+def test_revoke_without_javascript_redirects_with_a_message(admin_client, doomed, smtp_server):
+    token, _ = doomed
+    response = admin_client.submit(f"/tokens/{token.id}/revoke")
+    assert response.status_code == 302 and response.headers["Location"] == "/tokens"
+    page = admin_client.get("/tokens").get_data(as_text=True)
+    assert "Revoked “Deploy bot”" in page and "Bob Builder" in page
+
+
+def test_revoking_a_token_already_gone_says_so_and_changes_nothing(admin_client, doomed, smtp_server):
+    token, _ = doomed
+    htmx_revoke(admin_client, token.id)
+    again = htmx_revoke(admin_client, token.id)
+    assert again.status_code == 404
+    assert "already been revoked" in again.get_data(as_text=True) or "may have been revoked" in again.get_data(as_text=True)
+    assert db.session.query(Activity).filter_by(kind="token_revoked").count() == 1
+    assert len(smtp_server.messages) == 1
+
+
+def test_token_of_another_organization_is_404_and_untouched(admin_client, smtp_server):
+    foreign, value = make_token(make_user(make_org("Other"), "x@other.test"))
+    assert htmx_revoke(admin_client, foreign.id).status_code == 404
+    assert admin_client.get("/api/v2/me/", headers=auth_header(value)).status_code == 200
+    assert smtp_server.messages == []
+
+
+def test_revoke_without_csrf_changes_nothing(admin_client, doomed):
+    token, value = doomed
+    assert admin_client.post(f"/tokens/{token.id}/revoke").status_code == 400
+    assert admin_client.get("/api/v2/me/", headers=auth_header(value)).status_code == 200
+
+
+def test_smtp_failure_leaves_the_revoke_done_and_tells_the_superuser(admin_client, doomed, refusing_smtp_server):
+    token, value = doomed
+    response = htmx_revoke(admin_client, token.id)
+    assert response.status_code == 200
+    assert "could not be sent" in response.get_data(as_text=True)
+    assert admin_client.get("/api/v2/me/", headers=auth_header(value)).status_code == 401
+    assert db.session.query(Activity).filter_by(kind="token_revoked").count() == 1
+    pending = db.session.query(OutboxEmail).one()
+    assert pending.status == "pending" and pending.attempts == 1 and "Connection" in pending.last_error
+
+
+def test_owner_revoking_own_token_sends_no_email(member_client, doomed, smtp_server):
+    token, _ = doomed
+    member_client.submit(f"/profile/tokens/{token.id}/revoke")
+    assert smtp_server.messages == []
+
+
+def test_api_twin_revokes_with_the_same_effects(client, admin, doomed, smtp_server):
+    token, value = doomed
+    _, admin_value = make_token(admin, "admin script")
+    response = client.delete(f"/api/v2/organization/tokens/{token.id}/", headers=auth_header(admin_value))
+    assert response.status_code == 204
+    assert client.get("/api/v2/me/", headers=auth_header(value)).status_code == 401
+    activity = db.session.query(Activity).filter_by(kind="token_revoked").one()
+    assert activity.message.endswith("revoked by superuser Carol Admin")
+    assert len(smtp_server.messages) == 1
+    again = client.delete(f"/api/v2/organization/tokens/{token.id}/", headers=auth_header(admin_value))
+    assert again.status_code == 404 and again.is_json
+
+
+def test_without_mail_server_the_email_is_written_to_the_log(admin_client, doomed, logs):
+    token, value = doomed
+    htmx_revoke(admin_client, token.id)
+    assert "MAIL_SERVER is not set" in logs.text and "To: bob@acme.test" in logs.text
+    assert "Revoked by:  superuser Carol Admin" in logs.text
+    assert value not in logs.text
