@@ -8,7 +8,9 @@
     root.querySelectorAll("dialog[data-modal]:not([open])").forEach(function (dialog) {
       dialog.addEventListener("close", function () {
         dialog.remove();
+        // Back to the button that opened it; after a revoke that row is gone, so to the message.
         if (opener && document.body.contains(opener)) opener.focus();
+        else if (document.getElementById("status")) document.getElementById("status").focus();
       });
       dialog.showModal();
     });

@@ -35,6 +35,25 @@ def team_members(organization_id: int) -> list[tuple[User, int]]:
     return [(user, count) for user, count in rows]
 
 
+def home_card_counts(viewer: User) -> dict[str, int]:
+    """The figures on the home page's cards; only those of the cards the viewer sees."""
+    counts = {}
+    if viewer.is_superuser:
+        counts["members"] = db.session.scalar(
+            select(func.count(User.id)).where(User.organization_id == viewer.organization_id)
+        )
+        counts["org_tokens"] = db.session.scalar(
+            select(func.count(ApiToken.id)).where(
+                ApiToken.organization_id == viewer.organization_id
+            )
+        )
+    if viewer.can_manage_tokens:
+        counts["own_tokens"] = db.session.scalar(
+            select(func.count(ApiToken.id)).where(ApiToken.user_id == viewer.id)
+        )
+    return counts
+
+
 def _active_superusers(organization_id: int) -> int:
     return db.session.scalar(
         select(func.count(User.id)).where(

@@ -1,12 +1,8 @@
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
-
 from ..access import get_org_member_or_404, superuser_required
 from ..activities import recent_activities
-from ..extensions import db
-from ..models import ApiToken, User
-from ..team import PermissionChangeRefused, change_permissions, team_members
+from ..team import PermissionChangeRefused, change_permissions, home_card_counts, team_members
 from . import bp
 from .forms import MemberForm
 
@@ -15,20 +11,11 @@ from .forms import MemberForm
 @login_required
 def home():
     """Organization home: cards and recent Activities."""
-    user = current_user
-    counts = {}
-    if user.is_superuser:
-        counts["members"] = db.session.scalar(
-            select(func.count(User.id)).where(User.organization_id == user.organization_id)
-        )
-        counts["org_tokens"] = db.session.scalar(
-            select(func.count(ApiToken.id)).where(ApiToken.organization_id == user.organization_id)
-        )
-    if user.can_manage_tokens:
-        counts["own_tokens"] = db.session.scalar(
-            select(func.count(ApiToken.id)).where(ApiToken.user_id == user.id)
-        )
-    return render_template("org/home.html", counts=counts, activities=recent_activities(user))
+    return render_template(
+        "org/home.html",
+        counts=home_card_counts(current_user),
+        activities=recent_activities(current_user),
+    )
 
 
 @bp.get("/team")
