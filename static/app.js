@@ -32,7 +32,10 @@
   // A form inside a dialog that got its answer closes the dialog.
   document.addEventListener("htmx:afterRequest", function (event) {
     const dialog = event.detail.elt.closest && event.detail.elt.closest("dialog");
-    if (dialog && event.detail.requestConfig.verb === "post") dialog.close();
+    if (dialog && event.detail.requestConfig.verb === "post") {
+      opener = null; // its row is about to leave the table: focus goes to the status message
+      dialog.close();
+    }
   });
   document.addEventListener("htmx:responseError", function (event) {
     if (event.detail.xhr.status >= 500) showStatus("Something went wrong on our side. Nothing was changed; please try again.");
