@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -142,7 +143,7 @@ def app(database_url: str, app_config: dict) -> Flask:
 
 
 class Browser(FlaskClient):
-    """A test client that signs in and sends the page's CSRF token with every form, like a browser."""
+    """A test client that signs in and sends the page's CSRF token with each form, like browsers."""
 
     def csrf_token(self) -> str:
         page = self.get("/login").get_data(as_text=True)
@@ -309,7 +310,17 @@ def html_part(message: Message) -> str:
     raise AssertionError("no text/html part")
 
 
+class CapturedLogs:
+    """The running test's log records, read live (pytest starts a new list for each phase)."""
+
+    def __init__(self, caplog: pytest.LogCaptureFixture) -> None:
+        self._caplog = caplog
+
+    def __iter__(self) -> Iterator[logging.LogRecord]:
+        return iter(list(self._caplog.records))
+
+
 @pytest.fixture
-def log_records(caplog) -> list[logging.LogRecord]:
+def log_records(caplog) -> CapturedLogs:
     caplog.set_level(logging.DEBUG)
-    return caplog.records
+    return CapturedLogs(caplog)
