@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
 	@echo "Serving on http://127.0.0.1:5000 - sign in as admin@demo.example.com / demo-password"
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	SESSION_COOKIE_SECURE=false $(FLASK) run --host 127.0.0.1 --port 5000
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -22,8 +22,18 @@ def _env_bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _cookies_need_https() -> bool:
+    """Secure cookies unless development: SESSION_COOKIE_SECURE decides, else FLASK_DEBUG off.
+
+    `make run` serves plain http on 127.0.0.1 and sets SESSION_COOKIE_SECURE=false; gunicorn
+    (gunicorn.conf.py) and any other deployment get Secure cookies unless told otherwise.
+    """
+    return _env_bool("SESSION_COOKIE_SECURE", default=not _env_bool("FLASK_DEBUG"))
+
+
 def load_config(instance_path: Path) -> dict:
     """Build the Flask config mapping from environment variables."""
+    cookies_need_https = _cookies_need_https()
     database_url = os.environ.get("DATABASE_URL") or (
         f"sqlite:///{instance_path / 'tokenaudit.db'}"
     )
@@ -49,8 +59,10 @@ def load_config(instance_path: Path) -> dict:
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": cookies_need_https,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": cookies_need_https,
         "WTF_CSRF_TIME_LIMIT": None,
         "REAUTH_SECONDS": 600,
         "BCRYPT_ROUNDS": 12,
