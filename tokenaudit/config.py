@@ -55,6 +55,10 @@ def load_config(instance_path: Path) -> dict:
         "MAIL_SUPPRESS_SEND": False,
         # Seconds to wait on the SMTP server before the message stays in the outbox.
         "MAIL_TIMEOUT": float(os.environ.get("MAIL_TIMEOUT") or 10),
+        # Pending outbox mail is retried by each serving process this often (0: only by
+        # `flask send-mail`); a failed message waits MAIL_RETRY_BACKOFF x 2^(attempts-1) seconds.
+        "MAIL_RETRY_INTERVAL": float(os.environ.get("MAIL_RETRY_INTERVAL") or 30),
+        "MAIL_RETRY_BACKOFF": float(os.environ.get("MAIL_RETRY_BACKOFF") or 30),
         # Bodies larger than this are refused with 413 before any parsing.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
