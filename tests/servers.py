@@ -36,7 +36,8 @@ def wait_until_listening(port: int, process: subprocess.Popen, timeout: float = 
 class GunicornServer:
     """`gunicorn -c gunicorn.conf.py` as deployed, bound to a free loopback port."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path, workers: int = 1) -> None:
+    def __init__(self, env: dict[str, str | None], log_dir: Path, workers: int = 1) -> None:
+        """Start serving; `env` adds variables, or removes them with None."""
         self.port = free_port()
         self.log_path = log_dir / f"gunicorn-{self.port}.log"
         environment = {
@@ -45,9 +46,10 @@ class GunicornServer:
             "GUNICORN_BIND": f"127.0.0.1:{self.port}",
             "GUNICORN_WORKERS": str(workers),
             "GUNICORN_ACCESS_LOG": "-",
-            "SESSION_COOKIE_SECURE": "false",
+            "SESSION_COOKIE_SECURE": "false",  # the tests talk plain http
             **env,
         }
+        environment = {name: value for name, value in environment.items() if value is not None}
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
