@@ -106,3 +106,13 @@ def test_two_gunicorn_servers_share_one_limit_through_redis(
             second.stop()
     finally:
         first.stop()
+
+
+# Last in this module: the limiter is process-wide, and remembers for a while that Redis was down.
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:9/0"}])
+def test_without_redis_sign_in_works_and_limits_are_counted_in_memory(client, member):
+    """Nothing listens on port 9: sign-ins must still work, not fail with 500."""
+    body = {"username": member.email, "password": "wrong wrong"}
+    statuses = [client.post(TOKEN_AUTH, json=body).status_code for _ in range(11)]
+    assert statuses == [401] * 10 + [429]
+    assert client.post(TOKEN_AUTH, json={**body, "password": PASSWORD}).status_code == 429

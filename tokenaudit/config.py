@@ -72,6 +72,9 @@ def load_config(instance_path: Path) -> dict:
         "BCRYPT_ROUNDS": 12,
         # memory:// counts per process; redis://host:6379/0 shares the limits between servers.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or "memory://",
+        # If Redis goes away, count in this process's memory until it is back rather than
+        # refuse every sign-in with a 500.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         # Proxies in front that set X-Forwarded-For/-Proto: rate limits and logs then see the
         # client's address rather than the proxy's. 0 when clients connect directly.
         "TRUSTED_PROXY_COUNT": int(os.environ.get("TRUSTED_PROXY_COUNT") or 0),
