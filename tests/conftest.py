@@ -67,6 +67,8 @@ class PostgresDatabases:
 
     def __init__(self, server_url: str) -> None:
         self.server_url = make_url(server_url)
+        if self.server_url.drivername in ("postgres", "postgresql"):  # psycopg 3, not psycopg2
+            self.server_url = self.server_url.set(drivername="postgresql+psycopg")
         # Autocommit: CREATE/DROP DATABASE cannot run inside a transaction.
         self.admin = create_engine(self.server_url, isolation_level="AUTOCOMMIT")
         self.stem = f"tokenaudit_test_{os.getpid()}"

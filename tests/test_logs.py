@@ -5,7 +5,9 @@ from collections.abc import Iterable
 
 import pytest
 from conftest import PASSWORD, auth_header, make_token
+from flask import g
 
+from tokenaudit.extensions import db
 from tokenaudit.tokens import generate_token
 
 
@@ -81,6 +83,19 @@ def test_api_failures_are_logged_with_their_reasons(client, member, log_records)
     assert (
         f'reason="wrong password" method=POST path=/api/v2/api-token-auth/ user_id={member.id}'
         in failures[3]
+    )
+
+
+def test_session_of_a_deactivated_user_is_refused_and_logged(admin_client, admin, log_records):
+    admin.is_active = False
+    db.session.commit()
+    # The app fixture keeps one app context, so `g` outlives a test request; in production each
+    # request starts with an empty `g` and loads its user from the session cookie.
+    g.pop("_login_user", None)
+    assert admin_client.get("/").status_code == 302
+    assert (
+        f'reason="session of a deactivated user" method=GET path=/ user_id={admin.id}'
+        in (auth_failures(log_records)[-1])
     )
 
 

@@ -65,13 +65,17 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
 
+    from .accounts import log_auth_failure
     from .models import User
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
         # A deactivated user's existing sessions end at once.
         user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.is_active else None
+        if user is not None and not user.is_active:
+            log_auth_failure("session of a deactivated user", user_id=user.id)
+            return None
+        return user
 
     @login_manager.unauthorized_handler
     def unauthorized() -> Response:
