@@ -1,11 +1,11 @@
-# TokenAudit. `make run` serves the demo; `make test` runs every test. Both set themselves up.
+# TokenAudit. `make run` serves the demo; `make serve` runs gunicorn; `make test` runs every test.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean
+.PHONY: run serve test lint install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,12 @@ run: $(STAMP)
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
 	@echo "Serving on http://127.0.0.1:5000 - sign in as admin@demo.example.com / demo-password"
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	SESSION_COOKIE_SECURE=false $(FLASK) run --host 127.0.0.1 --port 5000
+
+# Production-style: gunicorn with gunicorn.conf.py (settings from the environment; see README).
+serve: $(STAMP)
+	$(FLASK) db upgrade
+	$(BIN)/gunicorn -c gunicorn.conf.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

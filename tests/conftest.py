@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -16,6 +18,8 @@ from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, make_url
 
 from tokenaudit import create_app
 from tokenaudit.accounts import hash_password, normalize_email
@@ -27,10 +31,22 @@ PASSWORD = "correct horse battery"
 CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
-def base_config(database_path: Path) -> dict:
+# postgresql+psycopg://user@127.0.0.1:PORT/postgres runs every test on PostgreSQL instead.
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or None
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def skip_unless_available(reason: str) -> None:
+    """Skip a test that needs something missing here; in CI a missing thing is a failure."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: required, not skipped)")
+    pytest.skip(reason)
+
+
+def base_config(database_url: str) -> dict:
     return {
         "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database_path}",
+        "SQLALCHEMY_DATABASE_URI": database_url,
         "SECRET_KEY": "test secret key",
         "BCRYPT_ROUNDS": 4,  # fast hashes in tests; production uses 12
         "MAIL_SERVER": None,
@@ -38,22 +54,79 @@ def base_config(database_path: Path) -> dict:
     }
 
 
-@pytest.fixture(scope="session")
-def migrated_database(tmp_path_factory) -> Path:
-    """Run the real migrations once; each test starts from a copy of the result."""
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    app = create_app(base_config(path))
+def migrate_database(database_url: str) -> None:
+    """Apply the real migrations to an empty database."""
+    app = create_app(base_config(database_url))
     with app.app_context():
         upgrade()
         db.engine.dispose()
+
+
+class PostgresDatabases:
+    """Databases on the TEST_DATABASE_URL server: one migrated template, cheap copies of it."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = make_url(server_url)
+        if self.server_url.drivername in ("postgres", "postgresql"):  # psycopg 3, not psycopg2
+            self.server_url = self.server_url.set(drivername="postgresql+psycopg")
+        # Autocommit: CREATE/DROP DATABASE cannot run inside a transaction.
+        self.admin = create_engine(self.server_url, isolation_level="AUTOCOMMIT")
+        self.stem = f"tokenaudit_test_{os.getpid()}"
+        self.template = f"{self.stem}_template"
+        self.created = 0
+
+    def url(self, name: str) -> URL:
+        return self.server_url.set(database=name)
+
+    def _execute(self, statement: str) -> None:
+        with self.admin.connect() as connection:
+            connection.execute(text(statement))
+
+    def create_template(self) -> None:
+        self._execute(f'DROP DATABASE IF EXISTS "{self.template}"')
+        self._execute(f'CREATE DATABASE "{self.template}"')
+        migrate_database(self.url(self.template).render_as_string(hide_password=False))
+
+    def copy_template(self) -> str:
+        self.created += 1
+        name = f"{self.stem}_{self.created}"
+        self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        return name
+
+    def drop(self, name: str) -> None:
+        self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> PostgresDatabases:
+    """The PostgreSQL server of TEST_DATABASE_URL, with a migrated template (dropped at the end)."""
+    databases = PostgresDatabases(TEST_DATABASE_URL)
+    databases.create_template()
+    yield databases
+    databases.drop(databases.template)
+    databases.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory) -> Path:
+    """SQLite: run the real migrations once; each test starts from a copy of the result."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate_database(f"sqlite:///{path}")
     return path
 
 
 @pytest.fixture
-def database_path(migrated_database: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "test.db"
-    shutil.copy(migrated_database, path)
-    return path
+def database_url(request, tmp_path: Path) -> str:
+    """A freshly migrated database for one test: a copy of the migrated template."""
+    if TEST_DATABASE_URL:
+        databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+        name = databases.copy_template()
+        yield databases.url(name).render_as_string(hide_password=False)
+        databases.drop(name)
+    else:
+        path = tmp_path / "test.db"
+        shutil.copy(request.getfixturevalue("migrated_database"), path)
+        yield f"sqlite:///{path}"
 
 
 @pytest.fixture
@@ -63,8 +136,8 @@ def app_config() -> dict:
 
 
 @pytest.fixture
-def app(database_path: Path, app_config: dict) -> Flask:
-    app = create_app({**base_config(database_path), **app_config})
+def app(database_url: str, app_config: dict) -> Flask:
+    app = create_app({**base_config(database_url), **app_config})
     with app.app_context():
         yield app
         db.session.remove()
@@ -72,7 +145,7 @@ def app(database_path: Path, app_config: dict) -> Flask:
 
 
 class Browser(FlaskClient):
-    """A test client that signs in and sends the page's CSRF token with every form, like a browser."""
+    """A test client that signs in and sends the page's CSRF token with each form, like browsers."""
 
     def csrf_token(self) -> str:
         page = self.get("/login").get_data(as_text=True)
@@ -239,8 +312,24 @@ def html_part(message: Message) -> str:
     raise AssertionError("no text/html part")
 
 
+class CapturedLogs:
+    """The running test's log records, read live (pytest starts a new list for each phase)."""
+
+    def __init__(self, caplog: pytest.LogCaptureFixture) -> None:
+        self._caplog = caplog
+
+    def __iter__(self) -> Iterator[logging.LogRecord]:
+        return iter(list(self._caplog.records))
+
+
 @pytest.fixture
 def logs(caplog) -> pytest.LogCaptureFixture:
     """Everything logged during the test, at every level: read `logs.text`."""
     caplog.set_level(logging.DEBUG)
     return caplog
+
+
+@pytest.fixture
+def log_records(caplog) -> CapturedLogs:
+    caplog.set_level(logging.DEBUG)
+    return CapturedLogs(caplog)

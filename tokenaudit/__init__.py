@@ -9,12 +9,14 @@ from flask import Flask, Response, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import load_config
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
 from .formatting import register_filters
 from .htmx import redirect_window
 from .routing import IdConverter
+from .request_log import register_request_log
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,7 +34,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if proxies := app.config["TRUSTED_PROXY_COUNT"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
+    register_request_log(app)
     register_extensions(app)
     register_blueprints(app)
     register_filters(app)
@@ -45,6 +50,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .cli import register_cli
 
     register_cli(app)
+
+    from .outbox_retry import register_outbox_retry
+
+    register_outbox_retry(app)
     return app
 
 
@@ -58,13 +67,17 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
 
+    from .accounts import log_auth_failure
     from .models import User
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
         # A deactivated user's existing sessions end at once.
         user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.is_active else None
+        if user is not None and not user.is_active:
+            log_auth_failure("session of a deactivated user", user_id=user.id)
+            return None
+        return user
 
     @login_manager.unauthorized_handler
     def unauthorized() -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 
 import bcrypt
@@ -10,8 +11,12 @@ from sqlalchemy import select
 
 from .extensions import db
 from .models import User
+from .request_log import logfmt, mask_token_values
 from .text import has_unstorable_characters
 
+# Every refused sign-in, with its reason; never the password, nor an unknown email (it may be
+# a password typed into the wrong field).
+auth_log = logging.getLogger("tokenaudit.auth")
 MIN_PASSWORD_LENGTH = 8
 # bcrypt only reads the first 72 bytes; longer passwords are refused rather than truncated.
 MAX_PASSWORD_BYTES = 72
@@ -33,7 +38,7 @@ def hash_password(password: str) -> str:
 
 @cache
 def _dummy_hash(rounds: int) -> str:
-    """Checked against when the email is unknown, so a wrong email costs as much as a wrong password."""
+    """Checked when the email is unknown, so a wrong email costs as much as a wrong password."""
     return bcrypt.hashpw(b"no such user", bcrypt.gensalt(rounds=rounds)).decode()
 
 
@@ -62,14 +67,27 @@ def find_user_by_email(email: str) -> User | None:
 
 
 def authenticate_user(email: str, password: str) -> User | None:
-    """The active user with these credentials, or None; same cost whether or not the email exists."""
+    """The active user with these credentials, or None; unknown emails cost as much as known."""
     user = find_user_by_email(email)
     if user is None:
         check_password(_dummy_hash(current_app.config["BCRYPT_ROUNDS"]), password)
+        log_auth_failure("unknown email")
         return None
-    if not check_password(user.password_hash, password) or not user.is_active:
+    if not check_password(user.password_hash, password):
+        log_auth_failure("wrong password", user_id=user.id)
+        return None
+    if not user.is_active:
+        log_auth_failure("user is deactivated", user_id=user.id)
         return None
     return user
+
+
+def log_auth_failure(reason: str, **fields: object) -> None:
+    """Log a refused sign-in or token with why; callers pass ids and prefixes, never secrets."""
+    details = {"reason": reason, "method": request.method, "path": mask_token_values(request.path)}
+    details.update(fields)
+    details["remote_addr"] = request.remote_addr
+    auth_log.warning("authentication failed %s", logfmt(details), extra={"auth_failure": details})
 
 
 def sign_in_account_key() -> str:

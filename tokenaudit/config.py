@@ -22,8 +22,18 @@ def _env_bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _cookies_need_https() -> bool:
+    """Secure cookies unless development: SESSION_COOKIE_SECURE decides, else FLASK_DEBUG off.
+
+    `make run` serves plain http on 127.0.0.1 and sets SESSION_COOKIE_SECURE=false; gunicorn
+    (gunicorn.conf.py) and any other deployment get Secure cookies unless told otherwise.
+    """
+    return _env_bool("SESSION_COOKIE_SECURE", default=not _env_bool("FLASK_DEBUG"))
+
+
 def load_config(instance_path: Path) -> dict:
     """Build the Flask config mapping from environment variables."""
+    cookies_need_https = _cookies_need_https()
     database_url = os.environ.get("DATABASE_URL") or (
         f"sqlite:///{instance_path / 'tokenaudit.db'}"
     )
@@ -45,14 +55,27 @@ def load_config(instance_path: Path) -> dict:
         "MAIL_SUPPRESS_SEND": False,
         # Seconds to wait on the SMTP server before the message stays in the outbox.
         "MAIL_TIMEOUT": float(os.environ.get("MAIL_TIMEOUT") or 10),
+        # Pending outbox mail is retried by each serving process this often (0: only by
+        # `flask send-mail`); a failed message waits MAIL_RETRY_BACKOFF x 2^(attempts-1) seconds.
+        "MAIL_RETRY_INTERVAL": float(os.environ.get("MAIL_RETRY_INTERVAL") or 30),
+        "MAIL_RETRY_BACKOFF": float(os.environ.get("MAIL_RETRY_BACKOFF") or 30),
         # Bodies larger than this are refused with 413 before any parsing.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": cookies_need_https,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": cookies_need_https,
         "WTF_CSRF_TIME_LIMIT": None,
         "REAUTH_SECONDS": 600,
         "BCRYPT_ROUNDS": 12,
+        # memory:// counts per process; redis://host:6379/0 shares the limits between servers.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or "memory://",
+        # If Redis goes away, count in this process's memory until it is back rather than
+        # refuse every sign-in with a 500.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # Proxies in front that set X-Forwarded-For/-Proto: rate limits and logs then see the
+        # client's address rather than the proxy's. 0 when clients connect directly.
+        "TRUSTED_PROXY_COUNT": int(os.environ.get("TRUSTED_PROXY_COUNT") or 0),
     }

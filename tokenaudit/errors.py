@@ -1,4 +1,4 @@
-"""Error responses: JSON under /api/, a short fragment for htmx, a page otherwise. Never a bare 500."""
+"""Error responses: JSON under /api/, a fragment for htmx, a page otherwise. Never a bare 500."""
 
 from __future__ import annotations
 
@@ -33,6 +33,10 @@ def _message(error: HTTPException) -> str:
 def error_response(error: HTTPException) -> Response:
     """Render an HTTP error in the form the client asked for."""
     code = error.code or 500
+    if code == 429:  # only sign-in endpoints are rate limited: a refused authentication
+        from .accounts import log_auth_failure
+
+        log_auth_failure(f"too many attempts ({error.description})")
     message = _message(error)
     if request.path.startswith("/api/"):
         response = jsonify(detail=message)

@@ -1,7 +1,8 @@
 """Outgoing mail through an outbox: written with the change it reports, delivered after commit.
 
-A message that cannot be delivered stays pending and is retried later (`flask send-mail`, and
-after each revoke), so an SMTP outage never undoes or blocks the change itself.
+A message that cannot be delivered stays pending and is retried later (by each serving
+process's retry thread, see outbox_retry.py, and by `flask send-mail`), so an SMTP outage
+never undoes or blocks the change itself.
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ def deliver(email_id: int) -> bool:
     try:
         _transmit(email)
     except (OSError, smtplib.SMTPException) as error:
-        backoff = min(timedelta(seconds=30 * 2 ** (email.attempts - 1)), MAX_BACKOFF)
+        base = current_app.config["MAIL_RETRY_BACKOFF"]
+        backoff = min(timedelta(seconds=base * 2 ** (email.attempts - 1)), MAX_BACKOFF)
         email.status = "pending"
         email.next_attempt_at = utcnow() + backoff
         email.last_error = f"{type(error).__name__}: {error}"[:500]

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select, union
 from sqlalchemy.orm import contains_eager
 
 from .extensions import db
@@ -95,22 +95,40 @@ def _order_by(params: TokenListParams) -> list[ColumnElement]:
     return order
 
 
+def _matching_token_ids(organization_id: int, q: str) -> Select:
+    """Ids of the tokens whose name, prefix, owner name or owner email contains `q`, any case.
+
+    Two branches joined by UNION rather than one OR across the join: each branch can then read
+    its own table's trigram indexes on PostgreSQL (migration 0002), where the OR forced a scan
+    of every token.
+    """
+    by_token = select(ApiToken.id).where(
+        ApiToken.organization_id == organization_id,
+        or_(
+            ApiToken.name.icontains(q, autoescape=True),
+            ApiToken.prefix.icontains(q, autoescape=True),
+        ),
+    )
+    by_owner = (
+        select(ApiToken.id)
+        .join(ApiToken.owner)
+        .where(
+            ApiToken.organization_id == organization_id,
+            or_(
+                User.full_name.icontains(q, autoescape=True),
+                User.email.icontains(q, autoescape=True),
+            ),
+        )
+    )
+    return union(by_token, by_owner)
+
+
 def find_org_tokens(organization_id: int, params: TokenListParams) -> TokenPage:
     """One page of the organization's tokens matching the search, in the requested order."""
     conditions = [ApiToken.organization_id == organization_id]
     if params.q:
-        conditions.append(
-            or_(
-                ApiToken.name.icontains(params.q, autoescape=True),
-                ApiToken.prefix.icontains(params.q, autoescape=True),
-                User.full_name.icontains(params.q, autoescape=True),
-                User.email.icontains(params.q, autoescape=True),
-            )
-        )
-    count = select(func.count(ApiToken.id)).where(*conditions)
-    if params.q:  # the owner's columns are only needed for counting when searching them
-        count = count.join(ApiToken.owner)
-    total = db.session.scalar(count)
+        conditions.append(ApiToken.id.in_(_matching_token_ids(organization_id, params.q)))
+    total = db.session.scalar(select(func.count(ApiToken.id)).where(*conditions))
     pages = max(1, math.ceil(total / PAGE_SIZE))
     if params.page > pages:
         params = TokenListParams(params.q, params.sort, params.direction, pages)

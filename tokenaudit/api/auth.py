@@ -1,13 +1,10 @@
 """Every API endpoint but the token-issuing one requires `Authorization: Token <value>`."""
 
-import logging
-
 from flask import g, jsonify, request
 
+from ..accounts import log_auth_failure
 from ..token_auth import check_authorization_header, record_token_use
 from . import bp
-
-log = logging.getLogger(__name__)
 
 # Endpoints reachable without a token: only the one that exchanges a password for a token.
 PUBLIC_ENDPOINTS = {"api.create_token"}
@@ -21,9 +18,7 @@ def authenticate_token():
         return None
     check = check_authorization_header(request.headers.get("Authorization"))
     if check.token is None:
-        log.info(
-            "API authentication failed on %s %s: %s", request.method, request.path, check.failure
-        )
+        log_auth_failure(check.failure)
         response = jsonify(detail=UNAUTHORIZED_DETAIL)
         response.status_code = 401
         response.headers["WWW-Authenticate"] = "Token"

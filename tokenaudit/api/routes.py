@@ -2,7 +2,13 @@ from flask import abort, g, jsonify, request
 from sqlalchemy import select
 
 from ..access import get_org_token_or_404, get_own_token_or_404
-from ..accounts import LOGIN_LIMITS, authenticate_user, sign_in_account_key, sign_in_failed
+from ..accounts import (
+    LOGIN_LIMITS,
+    authenticate_user,
+    log_auth_failure,
+    sign_in_account_key,
+    sign_in_failed,
+)
 from ..extensions import db, limiter
 from ..models import ApiToken, User, utcnow
 from ..personal_tokens import InvalidTokenName, clean_token_name, create_personal_token
@@ -61,7 +67,7 @@ def _revoke_or_404(token: ApiToken):
 @limiter.limit(";".join(LOGIN_LIMITS), deduct_when=sign_in_failed)
 @limiter.limit(";".join(LOGIN_LIMITS), key_func=sign_in_account_key, deduct_when=sign_in_failed)
 def create_token():
-    """Exchange an email and password for a new token (only hashes are kept, so always a new one)."""
+    """Exchange an email and password for a new token (only hashes are kept: always a new one)."""
     body = _credentials()
     try:
         name = clean_token_name(body.get("name") or f"API token {utcnow():%Y-%m-%d %H:%M} UTC")
@@ -72,6 +78,7 @@ def create_token():
         g.sign_in_failed = True
         abort(401, "Unable to sign in with the credentials provided.")
     if not user.can_manage_tokens:
+        log_auth_failure("user lacks the token permission", user_id=user.id)
         abort(403, "You do not have permission to create and manage personal API tokens.")
     token, value = create_personal_token(user, name)
     # 200 rather than 201, as the api-token-auth endpoint of the product this is modelled on.

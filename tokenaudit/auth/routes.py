@@ -6,6 +6,7 @@ from ..accounts import (
     LOGIN_LIMITS,
     authenticate_user,
     check_password,
+    log_auth_failure,
     sign_in_account_key,
     sign_in_failed,
 )
@@ -67,6 +68,7 @@ def reauthenticate():
             note_password_entered()
             return redirect(_next_url(default="profile.tokens"))
         g.sign_in_failed = True
+        log_auth_failure("wrong password on re-authentication", user_id=current_user.id)
         form.password.errors.append("That password is not right.")
     status = 400 if form.errors else 200
     return render_template("auth/reauthenticate.html", form=form), status

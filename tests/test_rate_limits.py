@@ -1,0 +1,118 @@
+"""Sign-in rate limits per client address and per account, shared between servers by Redis."""
+
+import json
+
+import pytest
+from conftest import PASSWORD
+from servers import GunicornServer, RedisServer
+
+TOKEN_AUTH = "/api/v2/api-token-auth/"
+
+
+@pytest.fixture
+def redis_server():
+    server = RedisServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app_config(redis_server) -> dict:
+    return {"RATELIMIT_STORAGE_URI": redis_server.url}
+
+
+def from_address(address: str) -> dict:
+    return {"environ_overrides": {"REMOTE_ADDR": address}}
+
+
+def test_failures_for_one_account_are_limited_whatever_the_address(client, member, redis_server):
+    body = {"username": member.email, "password": "wrong wrong"}
+    statuses = [
+        client.post(TOKEN_AUTH, json=body, **from_address(f"10.0.0.{n}")).status_code
+        for n in range(11)
+    ]
+    assert statuses == [401] * 10 + [429]
+    blocked = client.post(
+        TOKEN_AUTH, json={**body, "password": PASSWORD}, **from_address("10.0.1.1")
+    )
+    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+    assert redis_server.client.keys("LIMITS*"), "the counters live in Redis"
+
+
+def test_failures_from_one_address_are_limited_whatever_the_account(client, member):
+    statuses = [
+        client.post(
+            TOKEN_AUTH, json={"username": f"ghost{n}@acme.test", "password": "wrong wrong"}
+        ).status_code
+        for n in range(11)
+    ]
+    assert statuses == [401] * 10 + [429]
+    # Another address may still sign in to the same account.
+    other = client.post(
+        TOKEN_AUTH,
+        json={"username": member.email, "password": PASSWORD},
+        **from_address("10.0.0.9"),
+    )
+    assert other.status_code == 200
+
+
+def test_login_page_is_limited_per_account_across_addresses(client, admin):
+    statuses = [
+        client.submit(
+            "/login", {"email": admin.email, "password": "nope nope"}, **from_address(f"10.1.0.{n}")
+        ).status_code
+        for n in range(11)
+    ]
+    assert statuses == [400] * 10 + [429]
+
+
+def test_successful_sign_ins_do_not_count(client, member):
+    for _ in range(12):
+        response = client.post(TOKEN_AUTH, json={"username": member.email, "password": PASSWORD})
+        assert response.status_code == 200
+
+
+def post_json(server: GunicornServer, path: str, body: dict):
+    connection = server.connection()
+    try:
+        connection.request(
+            "POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"}
+        )
+        response = connection.getresponse()
+        response.read()
+        return response
+    finally:
+        connection.close()
+
+
+def test_two_gunicorn_servers_share_one_limit_through_redis(
+    database_url, member, redis_server, tmp_path
+):
+    env = {"DATABASE_URL": database_url, "RATELIMIT_STORAGE_URI": redis_server.url}
+    first = GunicornServer(env, tmp_path)
+    try:
+        second = GunicornServer(env, tmp_path)
+        try:
+            body = {"username": member.email, "password": "wrong wrong"}
+            statuses = [post_json(first, TOKEN_AUTH, body).status for _ in range(5)]
+            statuses += [post_json(second, TOKEN_AUTH, body).status for _ in range(5)]
+            assert statuses == [401] * 10
+            # Each server has seen only 5 failures, but together they have seen 10.
+            for server in (first, second):
+                response = post_json(server, TOKEN_AUTH, body)
+                assert response.status == 429
+                assert int(response.getheader("Retry-After")) > 0
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+
+
+# Last in this module: the limiter is process-wide, and remembers for a while that Redis was down.
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:9/0"}])
+def test_without_redis_sign_in_works_and_limits_are_counted_in_memory(client, member):
+    """Nothing listens on port 9: sign-ins must still work, not fail with 500."""
+    body = {"username": member.email, "password": "wrong wrong"}
+    statuses = [client.post(TOKEN_AUTH, json=body).status_code for _ in range(11)]
+    assert statuses == [401] * 10 + [429]
+    assert client.post(TOKEN_AUTH, json={**body, "password": PASSWORD}).status_code == 429

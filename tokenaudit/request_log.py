@@ -1,0 +1,84 @@
+"""One structured line per request on the `tokenaudit.requests` logger, and no secrets in logs.
+
+The line is logfmt (`key=value`, values quoted when needed) so it can be grepped and parsed;
+the same fields are attached to the record for a JSON formatter. Paths never carry the query
+string (queries can hold secrets), and anything shaped like a token value is masked.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+
+from flask import Flask, Response, g, request
+
+log = logging.getLogger("tokenaudit.requests")
+
+# The SPEC's token shape: tka_ + 46 characters of [0-9A-Za-z].
+TOKEN_VALUE = re.compile(r"tka_[0-9A-Za-z]{46}")
+PLAIN_VALUE = re.compile(r"[\w./:@%+-]*")
+
+
+def mask_token_values(text: str) -> str:
+    """Replace anything that looks like a whole token value by its public prefix."""
+    return TOKEN_VALUE.sub(lambda match: match.group(0)[:12] + "…[masked]", text)
+
+
+def logfmt(fields: dict[str, object]) -> str:
+    """`key=value` pairs; values with spaces, quotes or control characters are JSON-quoted."""
+    parts = []
+    for key, value in fields.items():
+        if value is None:
+            continue
+        text = str(value)
+        parts.append(f"{key}={text if PLAIN_VALUE.fullmatch(text) else json.dumps(text)}")
+    return " ".join(parts)
+
+
+def _signed_in_user_id() -> int | None:
+    """The session user's id, if this request loaded one (never loads it just for the log)."""
+    user = g.get("_login_user")  # where Flask-Login keeps the user it loaded for this request
+    return user.id if user is not None and user.is_authenticated else None
+
+
+def request_fields(response: Response) -> dict[str, object]:
+    """What the request line says about this request."""
+    started = g.get("request_started")
+    api_token = g.get("api_token")
+    api_user = g.get("api_user")
+    return {
+        "method": request.method,
+        "path": mask_token_values(request.path),
+        "status": response.status_code,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
+        "user_id": api_user.id if api_user is not None else _signed_in_user_id(),
+        "token": api_token.prefix if api_token is not None else None,
+        "remote_addr": request.remote_addr,
+    }
+
+
+class DropWerkzeugAccessLines(logging.Filter):
+    """The development server's own access line repeats ours, with the query string: drop it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith('"%s" %s %s'))
+
+
+def register_request_log(app: Flask) -> None:
+    """Time every request and log its line once the response is ready."""
+
+    @app.before_request
+    def start_timer() -> None:
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def log_request(response: Response) -> Response:
+        fields = request_fields(response)
+        log.info(logfmt(fields), extra={"request": fields})
+        return response
+
+    werkzeug_log = logging.getLogger("werkzeug")
+    if not any(isinstance(f, DropWerkzeugAccessLines) for f in werkzeug_log.filters):
+        werkzeug_log.addFilter(DropWerkzeugAccessLines())
