@@ -26,7 +26,7 @@
   document.addEventListener("htmx:beforeRequest", function (event) {
     if (event.detail.target && event.detail.target.id === "dialog-slot") opener = event.detail.elt;
   });
-  document.addEventListener("htmx:afterSwap", function (event) { openDialogs(event.detail.target); });
+  document.addEventListener("htmx:afterSettle", function () { openDialogs(document); });
   // A form inside a dialog that got its answer closes the dialog.
   document.addEventListener("htmx:afterRequest", function (event) {
     const dialog = event.detail.elt.closest && event.detail.elt.closest("dialog");
