@@ -1,0 +1,61 @@
+"""A superuser on the Organization API Tokens page, in Chromium with JavaScript on."""
+
+import re
+
+from playwright.sync_api import expect
+
+from .conftest import api_status, sign_in
+
+
+def row_names(page) -> list[str]:
+    return page.locator("#token-table tbody tr td:first-child").all_inner_texts()
+
+
+def mark_document(page) -> None:
+    """Tag the current document; a full page load would lose the tag."""
+    page.evaluate("window.__sameDocument = true")
+
+
+def same_document(page) -> bool:
+    return page.evaluate("window.__sameDocument === true")
+
+
+def test_search_narrows_the_table_in_place_and_back_restores_the_list(new_page, world):
+    page = new_page()
+    sign_in(page, world.admin.email)
+    page.goto("/tokens")
+    expect(page.locator("#token-count")).to_have_text("4 tokens")
+    mark_document(page)
+
+    page.get_by_label("Search tokens").press_sequentially("night")
+    expect(page.locator("#token-count")).to_contain_text("1 token matching “night”")
+    assert row_names(page) == ["Nightly export"]
+    expect(page).to_have_url(re.compile(r"/tokens\?q=night"))
+    assert same_document(page)
+
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/tokens$"))
+    expect(page.locator("#token-count")).to_have_text("4 tokens")
+    assert sorted(row_names(page)) == sorted(world.tokens)
+
+
+def test_header_clicks_sort_both_ways_and_set_aria_sort(new_page, world):
+    page = new_page()
+    sign_in(page, world.admin.email)
+    page.goto("/tokens")
+    mark_document(page)
+    name_header = page.get_by_role("columnheader", name="Name")
+    expect(name_header).not_to_have_attribute("aria-sort", re.compile("."))
+
+    name_header.get_by_role("link").click()
+    expect(name_header).to_have_attribute("aria-sort", "ascending")
+    assert row_names(page) == sorted(world.tokens, key=str.lower)
+    expect(page).to_have_url(re.compile(r"sort=name&dir=asc"))
+
+    name_header.get_by_role("link").click()
+    expect(name_header).to_have_attribute("aria-sort", "descending")
+    assert row_names(page) == sorted(world.tokens, key=str.lower, reverse=True)
+    expect(page).to_have_url(re.compile(r"sort=name&dir=desc"))
+    # Only the sorted column claims a sort order.
+    expect(page.locator("th[aria-sort]")).to_have_count(1)
+    assert same_document(page)
