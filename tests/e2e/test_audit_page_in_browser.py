@@ -59,3 +59,44 @@ def test_header_clicks_sort_both_ways_and_set_aria_sort(new_page, world):
     # Only the sorted column claims a sort order.
     expect(page.locator("th[aria-sort]")).to_have_count(1)
     assert same_document(page)
+
+
+def test_revoke_dialog_cancel_then_confirm(new_page, world, live):
+    token = world.tokens["Nightly export"]
+    page = new_page()
+    sign_in(page, world.admin.email)
+    page.goto("/tokens")
+    revoke = page.get_by_role("link", name=f"Revoke {token.prefix} (Olivia Owner)")
+
+    revoke.click()
+    dialog = page.get_by_role("dialog", name="Revoke this API token?")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text(token.prefix)
+    expect(dialog).to_contain_text("Olivia Owner")
+    expect(dialog).to_contain_text(world.owner.email)
+
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    expect(revoke).to_be_focused()  # focus goes back where it was
+    expect(page.locator(f"#token-{token.id}")).to_be_visible()
+    assert api_status(live, token.value) == 200
+
+    revoke.click()
+    dialog.get_by_role("button", name="Revoke").click()
+    expect(page.locator(f"#token-{token.id}")).to_have_count(0)
+    expect(page.get_by_role("status")).to_have_text(
+        f"Revoked “Nightly export” ({token.prefix}) belonging to Olivia Owner. "
+        "Olivia Owner has been emailed."
+    )
+    expect(page.locator("#token-count")).to_have_text("3 tokens")
+    expect(dialog).to_have_count(0)
+
+    assert api_status(live, token.value) == 401
+    [email] = live.messages_to(world.owner.email)
+    assert token.prefix in email["Subject"]
+
+    page.get_by_role("link", name="TokenAudit").click()
+    feed = page.locator(".activity-feed")
+    expect(feed).to_contain_text(
+        f"API token “Nightly export” ({token.prefix}) revoked by superuser Carol Admin"
+    )

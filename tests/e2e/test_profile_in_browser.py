@@ -68,3 +68,23 @@ def test_member_without_the_permission_sees_no_tokens_tab_card_or_page(new_page,
     )
     response = page.goto("/tokens")
     assert response.status == 403
+
+
+def test_owner_revokes_own_token_in_a_dialog(new_page, world, live):
+    token = world.tokens["CI deploy"]
+    page = new_page()
+    sign_in(page, world.owner.email)
+    page.goto("/profile/tokens")
+
+    page.get_by_role("link", name=f"Revoke {token.prefix}").click()
+    dialog = page.get_by_role("dialog", name="Revoke this API token?")
+    expect(dialog).to_contain_text(token.prefix)
+    dialog.get_by_role("button", name="Revoke").click()
+
+    expect(page.get_by_role("status")).to_have_text(
+        f"Revoked your token “CI deploy” ({token.prefix})."
+    )
+    expect(page.locator(f"#own-token-{token.id}")).to_have_count(0)
+    expect(page.get_by_role("table")).to_contain_text("2 tokens")
+    assert api_status(live, token.value) == 401
+    assert live.messages_to(world.owner.email) == []  # the owner did it: no email
