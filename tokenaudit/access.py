@@ -68,25 +68,38 @@ def recent_password_required(view: Callable) -> Callable:
     return wrapped
 
 
-def get_org_token_or_404(token_id: int, viewer: User) -> ApiToken:
-    """A token of the viewer's organization; any other id is 404, as if it did not exist."""
-    token = db.session.scalar(
+TOKEN_GONE = "That token does not exist: it may have been revoked already."
+
+
+def find_org_token(token_id: int, viewer: User) -> ApiToken | None:
+    """A token of the viewer's organization; another organization's is as good as missing."""
+    return db.session.scalar(
         select(ApiToken).where(
             ApiToken.id == token_id, ApiToken.organization_id == viewer.organization_id
         )
     )
+
+
+def find_own_token(token_id: int, owner: User) -> ApiToken | None:
+    """One of the owner's own tokens; anyone else's is as good as missing."""
+    return db.session.scalar(
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == owner.id)
+    )
+
+
+def get_org_token_or_404(token_id: int, viewer: User) -> ApiToken:
+    """find_org_token, or 404."""
+    token = find_org_token(token_id, viewer)
     if token is None:
-        abort(404, "That token does not exist: it may have been revoked already.")
+        abort(404, TOKEN_GONE)
     return token
 
 
 def get_own_token_or_404(token_id: int, owner: User) -> ApiToken:
-    """One of the owner's own tokens; anyone else's is 404."""
-    token = db.session.scalar(
-        select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == owner.id)
-    )
+    """find_own_token, or 404."""
+    token = find_own_token(token_id, owner)
     if token is None:
-        abort(404, "That token does not exist: it may have been revoked already.")
+        abort(404, TOKEN_GONE)
     return token
 
 

@@ -11,6 +11,7 @@ from .models import ApiToken
 from .revocation import Revocation, TokenAlreadyRevoked, revoke_token
 
 TOKENS_CHANGED_EVENT = "tokens-changed"
+ALREADY_REVOKED = "That token no longer exists: it has already been revoked. Nothing was changed."
 
 
 def render_revoke_confirmation(token: ApiToken, action_url: str, cancel_url: str) -> Response:
@@ -44,14 +45,20 @@ def revocation_message(revocation: Revocation) -> tuple[str, str]:
     return subject, "success"
 
 
-def perform_revoke(token: ApiToken, done_url: str) -> Response:
-    """Revoke the token as the current user; a status fragment for htmx, else back to the list."""
+def perform_revoke(token: ApiToken | None, done_url: str) -> Response:
+    """Revoke the token as the current user; a status fragment for htmx, else back to the list.
+
+    `token` is None when it is already gone (or not the user's to see): that is said plainly,
+    with 404, and the list refreshes so the stale row goes too.
+    """
     if not EmptyForm().validate_on_submit():  # CSRFProtect has already refused bad tokens
         return redirect(done_url)
     try:
+        if token is None:
+            raise TokenAlreadyRevoked
         revocation = revoke_token(token, actor=current_user)
     except TokenAlreadyRevoked:
-        message, category, status = "That token had already been revoked.", "info", 404
+        message, category, status = ALREADY_REVOKED, "info", 404
     else:
         (message, category), status = revocation_message(revocation), 200
     if wants_fragment():
@@ -61,5 +68,8 @@ def perform_revoke(token: ApiToken, done_url: str) -> Response:
         # The table reloads itself in its current search, sort and page.
         response.headers["HX-Trigger"] = TOKENS_CHANGED_EVENT
         return vary_on_htmx(response)
+    if status == 404:
+        page = render_template("revoke/gone.html", message=message, done_url=done_url)
+        return make_response(page, 404)
     flash(message, category)
     return redirect(done_url)

@@ -1,8 +1,7 @@
 from flask import make_response, render_template, request, url_for
 from flask_login import current_user
 
-from ..access import get_org_token_or_404, superuser_required
-from ..forms import EmptyForm
+from ..access import find_org_token, get_org_token_or_404, superuser_required
 from ..htmx import vary_on_htmx, wants_fragment
 from ..revoke_views import perform_revoke, render_revoke_confirmation
 from ..token_listing import TokenListParams, find_org_tokens
@@ -15,7 +14,7 @@ def tokens():
     """Organization API Tokens: every token in the organization, searchable and sortable."""
     result = find_org_tokens(current_user.organization_id, TokenListParams.from_args(request.args))
     template = "audit/_table.html" if wants_fragment() else "audit/tokens.html"
-    response = make_response(render_template(template, result=result, form=EmptyForm()))
+    response = make_response(render_template(template, result=result))
     return vary_on_htmx(response)
 
 
@@ -35,5 +34,5 @@ def confirm_revoke(token_id: int):
 @superuser_required
 def revoke(token_id: int):
     """Revoke any token of the organization."""
-    token = get_org_token_or_404(token_id, current_user)
+    token = find_org_token(token_id, current_user)
     return perform_revoke(token, done_url=url_for("audit.tokens"))

@@ -2,9 +2,8 @@ from flask import make_response, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..access import get_own_token_or_404, recent_password_required, token_permission_required
+from ..access import find_own_token, get_own_token_or_404, recent_password_required, token_permission_required
 from ..extensions import db
-from ..forms import EmptyForm
 from ..htmx import vary_on_htmx, wants_fragment
 from ..models import ApiToken
 from ..personal_tokens import create_personal_token
@@ -13,7 +12,9 @@ from . import bp
 from .forms import TokenForm
 
 
-def _render_tokens_page(form: TokenForm, new_value: str | None = None, status: int = 200):
+def _render_tokens_page(
+    form: TokenForm, new_token: ApiToken | None = None, new_value: str | None = None, status: int = 200
+):
     own_tokens = db.session.scalars(
         select(ApiToken)
         .where(ApiToken.user_id == current_user.id)
@@ -22,7 +23,11 @@ def _render_tokens_page(form: TokenForm, new_value: str | None = None, status: i
     template = "profile/_tokens.html" if wants_fragment() else "profile/tokens.html"
     response = make_response(
         render_template(
-            template, tokens=own_tokens, form=form, new_value=new_value, revoke_form=EmptyForm()
+            template,
+            tokens=own_tokens,
+            form=form,
+            new_token=new_token,
+            new_value=new_value,
         ),
         status,
     )
@@ -48,8 +53,8 @@ def create_token():
     form = TokenForm()
     if not form.validate_on_submit():
         return _render_tokens_page(form, status=422)
-    _token, value = create_personal_token(current_user, form.name.data)
-    return _render_tokens_page(TokenForm(formdata=None), new_value=value)
+    token, value = create_personal_token(current_user, form.name.data)
+    return _render_tokens_page(TokenForm(formdata=None), new_token=token, new_value=value)
 
 
 @bp.get("/tokens/<int:token_id>/revoke")
@@ -70,5 +75,5 @@ def confirm_revoke(token_id: int):
 @recent_password_required
 def revoke_token(token_id: int):
     """Revoke one of your own tokens."""
-    token = get_own_token_or_404(token_id, current_user)
+    token = find_own_token(token_id, current_user)
     return perform_revoke(token, done_url=url_for("profile.tokens"))
