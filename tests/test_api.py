@@ -261,3 +261,18 @@ def test_organization_endpoints_need_a_superuser(client, member, token_value):
     )
     assert response.status_code == 404
     assert get_me(client, token_value).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v2/tokens/99999999999999999999/", "/api/v2/organization/tokens/2147483648/"]
+)
+def test_ids_too_large_for_the_database_are_404_not_500(client, admin, path):
+    _, value = make_token(admin)
+    response = client.delete(path, headers=auth_header(value))
+    assert response.status_code == 404 and response.is_json
+
+
+@pytest.mark.parametrize("username", ["bob\x00@acme.test", "\ud800@acme.test"])
+def test_unstorable_characters_in_credentials_are_a_plain_401(client, member, username):
+    response = client.post("/api/v2/api-token-auth/", json={"username": username, "password": "x" * 10})
+    assert response.status_code == 401

@@ -190,3 +190,13 @@ def test_api_twin_lists_with_same_search_sort_and_pages(client, admin, tokens):
     first = body["tokens"][0]
     assert set(first) == {"id", "name", "prefix", "user", "created_at", "last_used_at", "last_used_method", "last_used_path"}
     assert first["user"]["email"] == "zoe@acme.test"
+
+
+@pytest.mark.parametrize("query", ["a%00b", "%07", "x%ED%A0%80", "%FF%FE"])
+def test_search_ignores_control_characters_and_bad_utf8(admin_client, tokens, query):
+    assert admin_client.htmx_get(f"/tokens?q={query}").status_code == 200
+
+
+def test_huge_ids_are_404(admin_client):
+    assert admin_client.get("/tokens/99999999999999999999/revoke").status_code == 404
+    assert admin_client.get("/team/99999999999999999999").status_code == 404

@@ -14,6 +14,7 @@ from .config import load_config
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
 from .formatting import register_filters
 from .htmx import redirect_window
+from .routing import IdConverter
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,6 +27,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
+    app.url_map.converters["id"] = IdConverter
     app.config.from_mapping(load_config(Path(app.instance_path)))
     if test_config:
         app.config.from_mapping(test_config)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from .extensions import db
 from .models import User
+from .text import has_unstorable_characters
 
 MIN_PASSWORD_LENGTH = 8
 # bcrypt only reads the first 72 bytes; longer passwords are refused rather than truncated.
@@ -55,6 +56,8 @@ def password_problem(password: str) -> str | None:
 
 def find_user_by_email(email: str) -> User | None:
     """The user with this email, compared case-insensitively."""
+    if has_unstorable_characters(email):  # no stored email holds them; the database may refuse
+        return None
     return db.session.scalar(select(User).where(User.email == normalize_email(email)))
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import unicodedata
-
 from .activities import record_activity
 from .extensions import db
 from .models import ApiToken, User
+from .text import has_unstorable_characters
 from .tokens import generate_token
 
 MAX_NAME_LENGTH = 100
@@ -25,8 +24,7 @@ def clean_token_name(raw: object) -> str:
         raise InvalidTokenName("Give the token a name.")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidTokenName(f"Token name must be at most {MAX_NAME_LENGTH} characters.")
-    # Control characters and lone surrogates cannot be shown, and some databases refuse them.
-    if any(unicodedata.category(char) in ("Cc", "Cs") for char in name):
+    if has_unstorable_characters(name):
         raise InvalidTokenName("Token name must not contain control characters.")
     return name
 

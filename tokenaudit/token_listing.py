@@ -11,6 +11,7 @@ from sqlalchemy.orm import contains_eager
 
 from .extensions import db
 from .models import ApiToken, User
+from .text import without_unstorable_characters
 
 PAGE_SIZE = 50
 DEFAULT_SORT = "created"
@@ -46,7 +47,7 @@ class TokenListParams:
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> TokenListParams:
-        q = (args.get("q") or "").strip()[:MAX_QUERY_LENGTH]
+        q = without_unstorable_characters(args.get("q") or "").strip()[:MAX_QUERY_LENGTH]
         sort = args.get("sort") if args.get("sort") in SORT_COLUMNS else DEFAULT_SORT
         direction = args.get("dir")
         if direction not in ("asc", "desc"):

@@ -104,7 +104,7 @@ def own_tokens():
     return jsonify(tokens=[token_json(token) for token in tokens])
 
 
-@bp.delete("/tokens/<int:token_id>/")
+@bp.delete("/tokens/<id:token_id>/")
 def revoke_own_token(token_id: int):
     """Revoke one of the caller's own tokens."""
     return _revoke_or_404(get_own_token_or_404(token_id, g.api_user))
@@ -128,7 +128,7 @@ def organization_tokens():
     )
 
 
-@bp.delete("/organization/tokens/<int:token_id>/")
+@bp.delete("/organization/tokens/<id:token_id>/")
 def revoke_organization_token(token_id: int):
     """Revoke any token of the organization, with the same effects as the audit page."""
     _require_superuser()

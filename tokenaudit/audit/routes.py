@@ -18,7 +18,7 @@ def tokens():
     return vary_on_htmx(response)
 
 
-@bp.get("/tokens/<int:token_id>/revoke")
+@bp.get("/tokens/<id:token_id>/revoke")
 @superuser_required
 def confirm_revoke(token_id: int):
     """Confirm revoking a token: shows its prefix and owner."""
@@ -30,7 +30,7 @@ def confirm_revoke(token_id: int):
     )
 
 
-@bp.post("/tokens/<int:token_id>/revoke")
+@bp.post("/tokens/<id:token_id>/revoke")
 @superuser_required
 def revoke(token_id: int):
     """Revoke any token of the organization."""

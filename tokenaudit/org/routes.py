@@ -38,7 +38,7 @@ def team():
     return render_template("org/team.html", members=team_members(current_user.organization_id))
 
 
-@bp.route("/team/<int:user_id>", methods=["GET", "POST"])
+@bp.route("/team/<id:user_id>", methods=["GET", "POST"])
 @superuser_required
 def edit_member(user_id: int):
     """Team-member edit page: the permission checkboxes."""

@@ -57,7 +57,7 @@ def create_token():
     return _render_tokens_page(TokenForm(formdata=None), new_token=token, new_value=value)
 
 
-@bp.get("/tokens/<int:token_id>/revoke")
+@bp.get("/tokens/<id:token_id>/revoke")
 @token_permission_required
 @recent_password_required
 def confirm_revoke(token_id: int):
@@ -70,7 +70,7 @@ def confirm_revoke(token_id: int):
     )
 
 
-@bp.post("/tokens/<int:token_id>/revoke")
+@bp.post("/tokens/<id:token_id>/revoke")
 @token_permission_required
 @recent_password_required
 def revoke_token(token_id: int):

@@ -1,0 +1,13 @@
+"""URL converters."""
+
+from werkzeug.routing import IntegerConverter
+
+# The largest id the database's integer primary keys hold (PostgreSQL's INTEGER).
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """`<id:name>`: a database id. Larger numbers are 404 rather than a database overflow."""
+
+    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 (Werkzeug's signature)
+        super().__init__(map, min=1, max=MAX_ID)

@@ -1,0 +1,18 @@
+"""Checks on text from clients, in one place."""
+
+import unicodedata
+
+# Control characters and lone surrogates: unprintable, and PostgreSQL refuses NUL outright.
+_UNSTORABLE_CATEGORIES = ("Cc", "Cs")
+
+
+def has_unstorable_characters(text: str) -> bool:
+    """Whether the text holds characters that must not reach the database or a page."""
+    return any(unicodedata.category(char) in _UNSTORABLE_CATEGORIES for char in text)
+
+
+def without_unstorable_characters(text: str) -> str:
+    """The text with those characters removed (for search boxes, where a refusal helps nobody)."""
+    return "".join(
+        char for char in text if unicodedata.category(char) not in _UNSTORABLE_CATEGORIES
+    )
