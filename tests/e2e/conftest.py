@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, make_org, make_token, make_user
+from conftest import CSRF_PATTERN, PASSWORD, make_org, make_token, make_user
 
 from tokenaudit.extensions import db
 from tokenaudit.models import User
@@ -173,6 +173,19 @@ def sign_in(page, email: str, password: str = PASSWORD) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(lambda url: "/login" not in url)
+
+
+def sign_in_over_http(page, email: str, password: str = PASSWORD) -> None:
+    """Sign in through the page's own cookie jar without rendering the form: for tests about
+    other pages (the form itself is exercised by `sign_in`)."""
+    login_page = page.request.get("/login").text()
+    csrf_token = CSRF_PATTERN.search(login_page).group(1)
+    response = page.request.post(
+        "/login",
+        form={"csrf_token": csrf_token, "email": email, "password": password},
+        max_redirects=0,
+    )
+    assert response.status == 302, response.text()
 
 
 def api_status(live: LiveServer, value: str, path: str = "/api/v2/me/") -> int:

@@ -28,7 +28,9 @@ def test_superuser_searches_sorts_and_revokes_without_javascript(page, world, li
     expect(page.locator("#token-count")).to_contain_text("3 tokens matching “olivia”")
 
     page.get_by_role("columnheader", name="Name").get_by_role("link").click()
-    expect(page.get_by_role("columnheader", name="Name")).to_have_attribute("aria-sort", "ascending")
+    expect(page.get_by_role("columnheader", name="Name")).to_have_attribute(
+        "aria-sort", "ascending"
+    )
     assert row_names(page) == ["CI deploy", "Grafana dashboard", "Nightly export"]  # search kept
 
     page.get_by_role("link", name=f"Revoke {token.prefix} (Olivia Owner)").click()
@@ -63,5 +65,7 @@ def test_owner_creates_and_revokes_a_token_without_javascript(page, world, live)
     page.get_by_role("link", name=f"Revoke {value[:12]}").click()
     page.get_by_role("button", name="Revoke").click()
     expect(page).to_have_url(re.compile(r"/profile/tokens$"))
-    expect(page.get_by_role("status")).to_contain_text(f"Revoked your token “Laptop” ({value[:12]}).")
+    expect(page.get_by_role("status")).to_contain_text(
+        f"Revoked your token “Laptop” ({value[:12]})."
+    )
     assert api_status(live, value) == 401
