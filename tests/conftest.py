@@ -244,3 +244,15 @@ def logs(caplog) -> pytest.LogCaptureFixture:
     """Everything logged during the test, at every level: read `logs.text`."""
     caplog.set_level(logging.DEBUG)
     return caplog
+
+
+def database_snapshot(skip_columns: frozenset[str] = frozenset()) -> dict[str, list[tuple]]:
+    """Every row of every table (less `skip_columns`, as "table.column"), to show that a
+    refused request changed nothing."""
+    db.session.expire_all()
+    snapshot = {}
+    for table in db.metadata.sorted_tables:
+        columns = [c for c in table.columns if f"{table.name}.{c.name}" not in skip_columns]
+        rows = db.session.execute(table.select().with_only_columns(*columns)).all()
+        snapshot[table.name] = sorted((tuple(row) for row in rows), key=repr)
+    return snapshot
