@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from flask import Flask
+from flask import Flask, g, has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
@@ -73,6 +73,15 @@ def app(database_path: Path, app_config: dict) -> Flask:
 
 class Browser(FlaskClient):
     """A test client that signs in and sends the page's CSRF token with every form, like a browser."""
+
+    def open(self, *args, **kwargs):
+        # The `app` fixture's app context outlives requests, and with it `g`: without this, a
+        # request would inherit the previous request's signed-in user (g._login_user) and CSRF
+        # token (g.csrf_token), even from another client. In production each request has its own.
+        if has_app_context():
+            for name in list(vars(g)):
+                delattr(g, name)
+        return super().open(*args, **kwargs)
 
     def csrf_token(self) -> str:
         page = self.get("/login").get_data(as_text=True)
