@@ -83,6 +83,31 @@ def test_100000_character_search_is_cut_short_not_an_error(admin_client, admin):
 
 
 @pytest.mark.parametrize(
+    "name", [b"ab\xff\xfe", b"cd%ff%fe", b"%c0%af"], ids=["raw", "escaped", "overlong"]
+)
+def test_invalid_utf8_in_a_form_is_400_and_nothing_is_stored(member_client, name):
+    before = database_snapshot()
+    response = member_client.post(
+        "/profile/tokens", data=form_body(member_client, name=name), content_type=FORM
+    )
+    assert response.status_code == 400
+    assert "not valid UTF-8" in response.get_data(as_text=True)
+    assert database_snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"username": "bob@acme.test\xff", "password": "x"}', b"\xff\xfe{}", b'{"name": "\xc0\xaf"}'],
+)
+def test_invalid_utf8_json_is_400_with_a_json_message(client, member, body):
+    before = database_snapshot()
+    response = client.post("/api/v2/api-token-auth/", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json == {"detail": "The request body is not valid UTF-8 text."}
+    assert database_snapshot() == before
+
+
+@pytest.mark.parametrize(
     "body",
     [
         ["bob@acme.test", PASSWORD],
