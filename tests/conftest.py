@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import socket
@@ -16,12 +17,21 @@ from aiosmtpd.controller import Controller
 from flask import Flask, g, has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from hypothesis import HealthCheck, settings
 
 from tokenaudit import create_app
 from tokenaudit.accounts import hash_password, normalize_email
 from tokenaudit.extensions import db
 from tokenaudit.models import ApiToken, Organization, User
 from tokenaudit.personal_tokens import create_personal_token
+
+# Property-based tests: modest by default so the suite stays fast; HYPOTHESIS_PROFILE=thorough
+# for a long run. Examples share their test's app and compare the database before and after
+# themselves, hence the function-scoped fixtures.
+_PROFILE = {"deadline": None, "suppress_health_check": [HealthCheck.function_scoped_fixture]}
+settings.register_profile("default", max_examples=100, **_PROFILE)
+settings.register_profile("thorough", max_examples=2000, **_PROFILE)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 PASSWORD = "correct horse battery"
 CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
