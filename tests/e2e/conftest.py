@@ -21,7 +21,8 @@ from tokenaudit.models import User
 
 from .live_server import LiveServer
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's Chromium; CHROMIUM_PATH points elsewhere (or nowhere, to try the skip).
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

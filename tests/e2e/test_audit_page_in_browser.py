@@ -4,7 +4,7 @@ import re
 
 from playwright.sync_api import expect
 
-from .conftest import api_status, sign_in
+from .conftest import api_status, sign_in, sign_in_over_http
 
 
 def row_names(page) -> list[str]:
@@ -41,7 +41,7 @@ def test_search_narrows_the_table_in_place_and_back_restores_the_list(new_page, 
 
 def test_header_clicks_sort_both_ways_and_set_aria_sort(new_page, world):
     page = new_page()
-    sign_in(page, world.admin.email)
+    sign_in_over_http(page, world.admin.email)
     page.goto("/tokens")
     mark_document(page)
     name_header = page.get_by_role("columnheader", name="Name")
@@ -64,7 +64,7 @@ def test_header_clicks_sort_both_ways_and_set_aria_sort(new_page, world):
 def test_revoke_dialog_cancel_then_confirm(new_page, world, live):
     token = world.tokens["Nightly export"]
     page = new_page()
-    sign_in(page, world.admin.email)
+    sign_in_over_http(page, world.admin.email)
     page.goto("/tokens")
     revoke = page.get_by_role("link", name=f"Revoke {token.prefix} (Olivia Owner)")
 

@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from tokenaudit.access import REAUTH_SESSION_KEY
 
-from .conftest import PASSWORD, api_status, sign_in
+from .conftest import PASSWORD, api_status, sign_in, sign_in_over_http
 
 TOKEN_VALUE = re.compile(r"^tka_[0-9A-Za-z]{46}$")
 
@@ -55,7 +55,8 @@ def test_owner_reauthenticates_creates_copies_and_uses_a_token_shown_once(new_pa
 
 def test_member_without_the_permission_sees_no_tokens_tab_card_or_page(new_page, world):
     page = new_page()
-    sign_in(page, world.bystander.email)
+    sign_in_over_http(page, world.bystander.email)
+    page.goto("/")
     expect(page.get_by_role("heading", name=world.org_name)).to_be_visible()
     expect(page.get_by_role("navigation", name="Main")).not_to_contain_text("API tokens")
     expect(page.locator(".cards")).not_to_contain_text("API tokens")
@@ -73,7 +74,7 @@ def test_member_without_the_permission_sees_no_tokens_tab_card_or_page(new_page,
 def test_owner_revokes_own_token_in_a_dialog(new_page, world, live):
     token = world.tokens["CI deploy"]
     page = new_page()
-    sign_in(page, world.owner.email)
+    sign_in_over_http(page, world.owner.email)
     page.goto("/profile/tokens")
 
     page.get_by_role("link", name=f"Revoke {token.prefix}").click()

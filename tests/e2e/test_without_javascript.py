@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import api_status, sign_in
+from .conftest import api_status, sign_in, sign_in_over_http
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def test_superuser_searches_sorts_and_revokes_without_javascript(page, world, li
 
 
 def test_owner_creates_and_revokes_a_token_without_javascript(page, world, live):
-    sign_in(page, world.owner.email)
+    sign_in_over_http(page, world.owner.email)
     page.goto("/profile/tokens")
     page.get_by_label("Token name").fill("Laptop")
     page.get_by_role("button", name="Create token").click()
