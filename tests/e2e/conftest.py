@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import CSRF_PATTERN, PASSWORD, make_org, make_token, make_user
 
+from tokenaudit.access import REAUTH_SESSION_KEY
 from tokenaudit.extensions import db
 from tokenaudit.models import User
 
@@ -152,7 +153,7 @@ def new_page(browser, live):
         context = browser.new_context(base_url=live.url, **context_options)
         contexts.append(context)
         page = context.new_page()
-        page.set_default_timeout(5_000)
+        page.set_default_timeout(10_000)
         page.dialogs = []
 
         def record(dialog):
@@ -187,6 +188,16 @@ def sign_in_over_http(page, email: str, password: str = PASSWORD) -> None:
         max_redirects=0,
     )
     assert response.status == 302, response.text()
+
+
+def forget_password_confirmation(page, live) -> None:
+    """Make the session old: the password was last entered long ago, so re-auth is due."""
+    context = page.context
+    serializer = live.app.session_interface.get_signing_serializer(live.app)
+    [cookie] = [c for c in context.cookies() if c["name"] == "session"]
+    session = serializer.loads(cookie["value"])
+    session[REAUTH_SESSION_KEY] = 0
+    context.add_cookies([{**cookie, "value": serializer.dumps(session)}])
 
 
 def api_status(live: LiveServer, value: str, path: str = "/api/v2/me/") -> int:

@@ -90,7 +90,7 @@ def signed_in_page(browser, live, a11y_world):
             # axe is injected as an inline script, which the app's CSP rightly forbids.
             context = browser.new_context(base_url=live.url, bypass_csp=True)
             pages[who] = context.new_page()
-            pages[who].set_default_timeout(5_000)
+            pages[who].set_default_timeout(10_000)
             sign_in_over_http(pages[who], getattr(a11y_world, who).email)
         return pages[who]
 

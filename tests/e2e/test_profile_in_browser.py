@@ -4,21 +4,15 @@ import re
 
 from playwright.sync_api import expect
 
-from tokenaudit.access import REAUTH_SESSION_KEY
-
-from .conftest import PASSWORD, api_status, sign_in, sign_in_over_http
+from .conftest import (
+    PASSWORD,
+    api_status,
+    forget_password_confirmation,
+    sign_in,
+    sign_in_over_http,
+)
 
 TOKEN_VALUE = re.compile(r"^tka_[0-9A-Za-z]{46}$")
-
-
-def forget_password_confirmation(page, live) -> None:
-    """Make the session old: the password was last entered long ago, so re-auth is due."""
-    context = page.context
-    serializer = live.app.session_interface.get_signing_serializer(live.app)
-    [cookie] = [c for c in context.cookies() if c["name"] == "session"]
-    session = serializer.loads(cookie["value"])
-    session[REAUTH_SESSION_KEY] = 0
-    context.add_cookies([{**cookie, "value": serializer.dumps(session)}])
 
 
 def test_owner_reauthenticates_creates_copies_and_uses_a_token_shown_once(new_page, world, live):

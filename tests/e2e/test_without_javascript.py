@@ -5,7 +5,13 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import api_status, sign_in, sign_in_over_http
+from .conftest import (
+    PASSWORD,
+    api_status,
+    forget_password_confirmation,
+    sign_in,
+    sign_in_over_http,
+)
 
 
 @pytest.fixture
@@ -52,9 +58,13 @@ def test_superuser_searches_sorts_and_revokes_without_javascript(page, world, li
     assert len(live.messages_to(world.owner.email)) == 1
 
 
-def test_owner_creates_and_revokes_a_token_without_javascript(page, world, live):
+def test_owner_reauthenticates_creates_and_revokes_a_token_without_javascript(page, world, live):
     sign_in_over_http(page, world.owner.email)
+    forget_password_confirmation(page, live)
     page.goto("/profile/tokens")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_url(re.compile(r"/profile/tokens$"))
     page.get_by_label("Token name").fill("Laptop")
     page.get_by_role("button", name="Create token").click()
     value = page.get_by_label("Token value").input_value()
