@@ -2,6 +2,7 @@
 
 import re
 
+from conftest import text_part
 from playwright.sync_api import expect
 
 from .conftest import api_status, sign_in, sign_in_over_http
@@ -94,6 +95,7 @@ def test_revoke_dialog_cancel_then_confirm(new_page, world, live):
     assert api_status(live, token.value) == 401
     [email] = live.messages_to(world.owner.email)
     assert token.prefix in email["Subject"]
+    assert "Nightly export" in text_part(email) and "superuser Carol Admin" in text_part(email)
 
     page.get_by_role("link", name="TokenAudit").click()
     feed = page.locator(".activity-feed")
