@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from flask import Flask
+from flask import Flask, g, has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 
@@ -26,6 +27,18 @@ from tokenaudit.accounts import hash_password, normalize_email
 from tokenaudit.extensions import db
 from tokenaudit.models import ApiToken, Organization, User
 from tokenaudit.personal_tokens import create_personal_token
+
+# Property-based tests: modest by default so the suite stays fast; HYPOTHESIS_PROFILE=thorough
+# for a long run. Examples share their test's app and compare the database before and after
+# themselves, hence the function-scoped fixtures.
+_PROFILE = {"deadline": None, "suppress_health_check": [HealthCheck.function_scoped_fixture]}
+settings.register_profile("default", max_examples=100, **_PROFILE)
+# CI replays the same examples every run, so a submission is judged on what its author ran;
+# developers' runs keep exploring new ones.
+settings.register_profile("ci", max_examples=100, derandomize=True, **_PROFILE)
+settings.register_profile("thorough", max_examples=2000, **_PROFILE)
+_ci = os.environ.get("CI") == "true"
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if _ci else "default"))
 
 PASSWORD = "correct horse battery"
 CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -146,6 +159,15 @@ def app(database_url: str, app_config: dict) -> Flask:
 
 class Browser(FlaskClient):
     """A test client that signs in and sends the page's CSRF token with each form, like browsers."""
+
+    def open(self, *args, **kwargs):
+        # The `app` fixture's app context outlives requests, and with it `g`: without this, a
+        # request would inherit the previous request's signed-in user (g._login_user) and CSRF
+        # token (g.csrf_token), even from another client. In production each request has its own.
+        if has_app_context():
+            for name in list(vars(g)):
+                delattr(g, name)
+        return super().open(*args, **kwargs)
 
     def csrf_token(self) -> str:
         page = self.get("/login").get_data(as_text=True)
@@ -333,3 +355,30 @@ def logs(caplog) -> pytest.LogCaptureFixture:
 def log_records(caplog) -> CapturedLogs:
     caplog.set_level(logging.DEBUG)
     return CapturedLogs(caplog)
+
+
+def database_snapshot(skip_columns: frozenset[str] = frozenset()) -> dict[str, list[tuple]]:
+    """Every row of every table (less `skip_columns`, as "table.column"), to show that a
+    refused request changed nothing."""
+    db.session.expire_all()
+    snapshot = {}
+    for table in db.metadata.sorted_tables:
+        columns = [c for c in table.columns if f"{table.name}.{c.name}" not in skip_columns]
+        rows = db.session.execute(table.select().with_only_columns(*columns)).all()
+        snapshot[table.name] = sorted((tuple(row) for row in rows), key=repr)
+    return snapshot
+
+
+def every_stored_value(database_url: str) -> bytes:
+    """All the database holds: the file's bytes for SQLite, every row of every table anywhere."""
+    rows = [
+        repr(row).encode()
+        for table in db.metadata.sorted_tables
+        for row in db.session.execute(table.select())
+    ]
+    if database_url.startswith("sqlite:///"):
+        db.session.remove()
+        db.engine.dispose()  # flush the WAL into the file
+        path = Path(database_url.removeprefix("sqlite:///"))
+        rows += [p.read_bytes() for p in path.parent.glob(path.name + "*")]
+    return b"\n".join(rows)

@@ -112,3 +112,12 @@ def test_without_the_permission_there_is_no_tab_no_card_and_403(client, org):
     assert client.get("/profile/tokens").status_code == 403
     assert client.submit("/profile/tokens", {"name": "x"}).status_code == 403
     assert db.session.query(ApiToken).count() == 0
+
+
+def test_name_field_is_marked_invalid_only_when_it_has_an_error(member_client):
+    page = member_client.get("/profile/tokens").get_data(as_text=True)
+    assert 'aria-describedby="name-help"' in page
+    assert "aria-invalid" not in page  # not even aria-invalid="None", which is invalid ARIA
+    failed = member_client.submit("/profile/tokens", {"name": ""}).get_data(as_text=True)
+    assert 'aria-invalid="true"' in failed
+    assert 'aria-describedby="name-help name-error"' in failed

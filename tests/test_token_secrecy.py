@@ -1,25 +1,8 @@
 """A token value is shown once and stored nowhere: not in the database, not in a log."""
 
-from pathlib import Path
-
-from conftest import PASSWORD, auth_header
+from conftest import PASSWORD, auth_header, every_stored_value
 
 from tokenaudit.extensions import db
-
-
-def every_stored_value(database_url: str) -> bytes:
-    """All the database holds: the file's bytes for SQLite, every row of every table anywhere."""
-    rows = [
-        repr(row).encode()
-        for table in db.metadata.sorted_tables
-        for row in db.session.execute(table.select())
-    ]
-    if database_url.startswith("sqlite:///"):
-        db.session.remove()
-        db.engine.dispose()  # flush the WAL into the file
-        path = Path(database_url.removeprefix("sqlite:///"))
-        rows += [p.read_bytes() for p in path.parent.glob(path.name + "*")]
-    return b"\n".join(rows)
 
 
 def test_token_value_never_reaches_the_database_or_logs(client, member, database_url, logs):

@@ -72,6 +72,8 @@ def load_config(instance_path: Path) -> dict:
         "BCRYPT_ROUNDS": 12,
         # memory:// counts per process; redis://host:6379/0 shares the limits between servers.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or "memory://",
+        # Said explicitly: the one Limiter object otherwise keeps what the previous app set.
+        "RATELIMIT_ENABLED": True,
         # If Redis goes away, count in this process's memory until it is back rather than
         # refuse every sign-in with a 500.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,

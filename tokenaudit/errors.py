@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import unquote_to_bytes
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, abort, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -64,7 +65,29 @@ def handle_unexpected_error(error: Exception) -> Response:
     return error_response(InternalServerError())
 
 
+TEXT_BODIES = ("application/x-www-form-urlencoded", "application/json")
+
+
+def refuse_invalid_utf8() -> None:
+    """400 for a form or JSON body that is not UTF-8.
+
+    Werkzeug would otherwise drop such a form silently (so the client hears "form expired") or
+    keep %FF escapes as literal text (so a name is stored mangled).
+    """
+    if request.mimetype not in TEXT_BODIES or not request.content_length:
+        return
+    body = request.get_data(cache=True)
+    if request.mimetype != "application/json":
+        body = unquote_to_bytes(body.replace(b"+", b" "))
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        abort(400, "The request body is not valid UTF-8 text.")
+
+
 def register_error_handlers(app: Flask) -> None:
+    # First of all, before CSRFProtect reads the form, so the client learns the real problem.
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_invalid_utf8)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, error_response)
     app.register_error_handler(Exception, handle_unexpected_error)

@@ -7,6 +7,7 @@ from datetime import datetime
 from flask import Flask
 
 from .models import utcnow
+from .text_direction import isolate
 
 _UNITS = (
     ("year", 365 * 86400),
@@ -44,3 +45,4 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(relative_time, "relative")
     app.add_template_filter(utc_text, "utc")
     app.add_template_filter(iso_time, "iso")
+    app.add_template_filter(isolate, "isolate")

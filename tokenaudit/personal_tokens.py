@@ -6,6 +6,7 @@ from .activities import record_activity
 from .extensions import db
 from .models import ApiToken, User
 from .text import has_unstorable_characters
+from .text_direction import isolate
 from .tokens import generate_token
 
 MAX_NAME_LENGTH = 100
@@ -45,7 +46,7 @@ def create_personal_token(owner: User, name: str) -> tuple[ApiToken, str]:
         subject=owner,
         actor=owner,
         kind="token_created",
-        message=f"API token “{name}” ({new.prefix}) created",
+        message=f"API token “{isolate(name)}” ({new.prefix}) created",
         details={"token_name": name, "prefix": new.prefix},
     )
     db.session.commit()

@@ -12,6 +12,7 @@ from .activities import record_activity
 from .extensions import db
 from .outbox import deliver, queue_email
 from .models import ApiToken, User, utcnow
+from .text_direction import isolate
 
 
 class TokenAlreadyRevoked(Exception):
@@ -32,7 +33,7 @@ class Revocation:
 
 
 def _actor_description(actor: User, by_owner: bool) -> str:
-    return "the owner" if by_owner else f"superuser {actor.full_name}"
+    return "the owner" if by_owner else f"superuser {isolate(actor.full_name)}"
 
 
 def revoke_token(token: ApiToken, actor: User) -> Revocation:
@@ -54,7 +55,7 @@ def revoke_token(token: ApiToken, actor: User) -> Revocation:
         subject=owner,
         actor=actor,
         kind="token_revoked",
-        message=f"API token “{token.name}” ({token.prefix}) revoked by {revoked_by}",
+        message=f"API token “{isolate(token.name)}” ({token.prefix}) revoked by {revoked_by}",
         details=details,
     )
     email = None

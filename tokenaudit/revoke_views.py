@@ -9,6 +9,7 @@ from .forms import EmptyForm
 from .htmx import vary_on_htmx, wants_fragment
 from .models import ApiToken
 from .revocation import Revocation, TokenAlreadyRevoked, revoke_token
+from .text_direction import isolate
 
 TOKENS_CHANGED_EVENT = "tokens-changed"
 ALREADY_REVOKED = "That token no longer exists: it has already been revoked. Nothing was changed."
@@ -27,21 +28,21 @@ def render_revoke_confirmation(token: ApiToken, action_url: str, cancel_url: str
 
 def revocation_message(revocation: Revocation) -> tuple[str, str]:
     """The status message after a revoke, and its category."""
+    token_name, owner_name = isolate(revocation.token_name), isolate(revocation.owner_name)
     if revocation.by_owner:
-        subject = f"Revoked your token “{revocation.token_name}” ({revocation.prefix})."
+        subject = f"Revoked your token “{token_name}” ({revocation.prefix})."
     else:
         subject = (
-            f"Revoked “{revocation.token_name}” ({revocation.prefix}) "
-            f"belonging to {revocation.owner_name}."
+            f"Revoked “{token_name}” ({revocation.prefix}) belonging to {owner_name}."
         )
     if revocation.email_sent is False:
         return (
-            subject + f" The email to {revocation.owner_name} could not be sent yet; "
+            subject + f" The email to {owner_name} could not be sent yet; "
             "it will be retried.",
             "warning",
         )
     if revocation.email_sent:
-        subject += f" {revocation.owner_name} has been emailed."
+        subject += f" {owner_name} has been emailed."
     return subject, "success"
 
 

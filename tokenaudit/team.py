@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from .activities import record_activity
 from .extensions import db
 from .models import ApiToken, User
+from .text_direction import isolate
 
 PERMISSION_LABELS = {
     "is_superuser": "Organization Superuser",
@@ -90,7 +91,7 @@ def change_permissions(member: User, actor: User, wanted: dict[str, bool]) -> li
         subject=member,
         actor=actor,
         kind="permissions_changed",
-        message=f"{actor.full_name} changed {member.full_name}'s permissions: "
+        message=f"{isolate(actor.full_name)} changed {isolate(member.full_name)}'s permissions: "
         + ", ".join(described),
         details={field: value for field, value in changes.items()},
     )

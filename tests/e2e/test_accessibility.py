@@ -1,0 +1,108 @@
+"""axe-core finds no serious or critical accessibility problem on any page or open dialog."""
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import build_world, serious_accessibility_violations, sign_in_over_http
+
+
+def open_revoke_dialog(page, world):
+    page.goto("/tokens")
+    token = world.tokens["Nightly export"]
+    page.get_by_role("link", name=f"Revoke {token.prefix} (Olivia Owner)").click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+
+
+def show_new_token(page, world):
+    page.goto("/profile/tokens")
+    page.get_by_label("Token name").fill("Laptop")
+    page.get_by_role("button", name="Create token").click()
+    expect(page.get_by_label("Token value")).to_be_visible()
+
+
+def open_own_revoke_dialog(page, world):
+    page.goto("/profile/tokens")
+    token = world.tokens["CI deploy"]
+    page.get_by_role("link", name=f"Revoke {token.prefix}").click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+
+
+def show_search_with_no_match(page, world):
+    page.goto("/tokens?q=nothing+matches+this")
+
+
+def show_sign_in_error(page, world):
+    page.goto("/login")
+    page.get_by_label("Email").fill(world.owner.email)
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+
+
+def show_token_name_error(page, world):
+    page.goto("/profile/tokens")
+    page.get_by_role("button", name="Create token").click()
+    expect(page.get_by_text("Give the token a name.")).to_be_visible()
+
+
+def visit(path):
+    return lambda page, world: page.goto(path)
+
+
+# (case, who signs in, how to reach the state to check)
+PAGES = [
+    ("sign-in", None, visit("/login")),
+    ("sign-in error", None, show_sign_in_error),
+    ("superuser home", "admin", visit("/")),
+    ("member home", "bystander", visit("/")),
+    ("team", "admin", visit("/team")),
+    ("team member", "admin", lambda page, world: page.goto(f"/team/{world.owner.id}")),
+    ("organization tokens", "admin", visit("/tokens?sort=name")),
+    ("organization tokens, no match", "admin", show_search_with_no_match),
+    ("revoke dialog", "admin", open_revoke_dialog),
+    (
+        "revoke confirmation page",
+        "admin",
+        lambda page, world: page.goto(f"/tokens/{world.tokens['Grafana dashboard'].id}/revoke"),
+    ),
+    ("your tokens", "owner", visit("/profile/tokens")),
+    ("your tokens, new value shown", "owner", show_new_token),
+    ("your tokens, name error", "owner", show_token_name_error),
+    ("your tokens, revoke dialog", "owner", open_own_revoke_dialog),
+    ("re-authentication", "owner", visit("/reauthenticate")),
+    ("403 page", "bystander", visit("/profile/tokens")),
+    ("404 page", "admin", visit("/tokens/999999/revoke")),
+]
+
+
+@pytest.fixture(scope="module")
+def a11y_world(live):
+    return build_world(live)
+
+
+@pytest.fixture(scope="module")
+def signed_in_page(browser, live, a11y_world):
+    """One signed-in page per person for the whole module: signing in is not what is checked."""
+    pages = {}
+
+    def page_for(who: str):
+        if who not in pages:
+            # axe is injected as an inline script, which the app's CSP rightly forbids.
+            context = browser.new_context(base_url=live.url, bypass_csp=True)
+            pages[who] = context.new_page()
+            pages[who].set_default_timeout(10_000)
+            sign_in_over_http(pages[who], getattr(a11y_world, who).email)
+        return pages[who]
+
+    yield page_for
+    for page in pages.values():
+        page.context.close()
+
+
+@pytest.mark.parametrize(
+    "who, reach", [case[1:] for case in PAGES], ids=[case[0] for case in PAGES]
+)
+def test_no_serious_accessibility_violations(new_page, signed_in_page, a11y_world, who, reach):
+    page = signed_in_page(who) if who else new_page(bypass_csp=True)
+    reach(page, a11y_world)
+    assert serious_accessibility_violations(page) == []

@@ -1,0 +1,81 @@
+"""The same flows with JavaScript disabled: plain links and forms, full-page answers."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import (
+    PASSWORD,
+    api_status,
+    forget_password_confirmation,
+    sign_in,
+    sign_in_over_http,
+)
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page(java_script_enabled=False)
+
+
+def row_names(page) -> list[str]:
+    return page.locator("#token-table tbody tr td:first-child").all_inner_texts()
+
+
+def test_superuser_searches_sorts_and_revokes_without_javascript(page, world, live):
+    token = world.tokens["Nightly export"]
+    sign_in(page, world.admin.email)
+    page.goto("/tokens")
+
+    page.get_by_label("Search tokens").fill("olivia")
+    page.get_by_role("button", name="Search").click()
+    expect(page).to_have_url(re.compile(r"/tokens\?.*q=olivia"))
+    expect(page.locator("#token-count")).to_contain_text("3 tokens matching “olivia”")
+
+    page.get_by_role("columnheader", name="Name").get_by_role("link").click()
+    expect(page.get_by_role("columnheader", name="Name")).to_have_attribute(
+        "aria-sort", "ascending"
+    )
+    assert row_names(page) == ["CI deploy", "Grafana dashboard", "Nightly export"]  # search kept
+
+    page.get_by_role("link", name=f"Revoke {token.prefix} (Olivia Owner)").click()
+    expect(page).to_have_url(re.compile(rf"/tokens/{token.id}/revoke$"))
+    expect(page.get_by_role("main")).to_contain_text(token.prefix)
+    expect(page.get_by_role("main")).to_contain_text("Olivia Owner")
+    page.get_by_role("link", name="Cancel").click()
+    expect(page.locator(f"#token-{token.id}")).to_be_visible()
+    assert api_status(live, token.value) == 200
+
+    page.get_by_role("link", name=f"Revoke {token.prefix} (Olivia Owner)").click()
+    page.get_by_role("button", name="Revoke").click()
+    expect(page).to_have_url(re.compile(r"/tokens$"))
+    expect(page.get_by_role("status")).to_contain_text(
+        f"Revoked “Nightly export” ({token.prefix}) belonging to Olivia Owner."
+    )
+    expect(page.locator(f"#token-{token.id}")).to_have_count(0)
+    assert api_status(live, token.value) == 401
+    assert len(live.messages_to(world.owner.email)) == 1
+
+
+def test_owner_reauthenticates_creates_and_revokes_a_token_without_javascript(page, world, live):
+    sign_in_over_http(page, world.owner.email)
+    forget_password_confirmation(page, live)
+    page.goto("/profile/tokens")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_url(re.compile(r"/profile/tokens$"))
+    page.get_by_label("Token name").fill("Laptop")
+    page.get_by_role("button", name="Create token").click()
+    value = page.get_by_label("Token value").input_value()
+    assert value.startswith("tka_") and api_status(live, value) == 200
+
+    page.goto("/profile/tokens")
+    assert value not in page.content()
+    page.get_by_role("link", name=f"Revoke {value[:12]}").click()
+    page.get_by_role("button", name="Revoke").click()
+    expect(page).to_have_url(re.compile(r"/profile/tokens$"))
+    expect(page.get_by_role("status")).to_contain_text(
+        f"Revoked your token “Laptop” ({value[:12]})."
+    )
+    assert api_status(live, value) == 401

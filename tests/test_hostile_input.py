@@ -1,0 +1,186 @@
+"""Hostile input: oversized, malformed, script-bearing. A clear 4xx, nothing stored, inert text."""
+
+import pytest
+from conftest import PASSWORD, database_snapshot, html_part, make_token, make_user, text_part
+
+from tokenaudit.extensions import db
+from tokenaudit.models import ApiToken
+
+TEN_MB = b"x" * (10 * 1024 * 1024)
+LONG_NAME = "n" * 100_000
+FORM = "application/x-www-form-urlencoded"
+
+
+def form_body(client, **fields: bytes) -> bytes:
+    """A urlencoded body with the client's CSRF token and raw field bytes."""
+    parts = [b"csrf_token=" + client.csrf_token().encode()]
+    parts += [name.encode() + b"=" + value for name, value in fields.items()]
+    return b"&".join(parts)
+
+
+# --- Oversized bodies -------------------------------------------------------------------------
+
+
+def test_10_mb_api_body_is_413_with_a_json_message(client, member):
+    before = database_snapshot()
+    response = client.post("/api/v2/api-token-auth/", data=TEN_MB, content_type="application/json")
+    assert response.status_code == 413
+    assert response.json == {"detail": "The request is too large."}
+    assert database_snapshot() == before
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
+def test_10_mb_form_is_413_with_a_message(member_client, htmx):
+    before = database_snapshot()
+    headers = {"HX-Request": "true"} if htmx else {}
+    response = member_client.post(
+        "/profile/tokens", data=TEN_MB, content_type=FORM, headers=headers
+    )
+    assert response.status_code == 413
+    assert "The request is too large." in response.get_data(as_text=True)
+    assert database_snapshot() == before
+
+
+# --- Oversized fields -------------------------------------------------------------------------
+
+
+def test_100000_character_token_name_is_refused_on_the_profile(member_client):
+    response = member_client.submit("/profile/tokens", {"name": LONG_NAME})
+    assert response.status_code == 422
+    assert "Token name must be at most 100 characters." in response.get_data(as_text=True)
+    assert db.session.query(ApiToken).count() == 0
+
+
+def test_100000_character_token_name_is_refused_by_the_api(client, member):
+    response = client.post(
+        "/api/v2/api-token-auth/",
+        json={"username": member.email, "password": PASSWORD, "name": LONG_NAME},
+    )
+    assert response.status_code == 400
+    assert response.json == {"detail": "Token name must be at most 100 characters."}
+    assert db.session.query(ApiToken).count() == 0
+
+
+def test_100000_character_sign_in_fields_are_refused(client, member):
+    response = client.submit("/login", {"email": LONG_NAME + "@acme.test", "password": LONG_NAME})
+    assert response.status_code == 400
+    assert client.get("/").status_code == 302  # not signed in
+
+
+def test_100000_character_search_is_cut_short_not_an_error(admin_client, admin):
+    _, value = make_token(admin, "script")
+    page = admin_client.get("/tokens", query_string={"q": LONG_NAME})
+    assert page.status_code == 200 and "0 tokens" in page.get_data(as_text=True)
+    api = admin_client.get(
+        "/api/v2/organization/tokens/",
+        query_string={"q": LONG_NAME},
+        headers={"Authorization": f"Token {value}"},
+    )
+    assert api.status_code == 200 and api.json["count"] == 0
+
+
+# --- Malformed bodies -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", [b"ab\xff\xfe", b"cd%ff%fe", b"%c0%af"], ids=["raw", "escaped", "overlong"]
+)
+def test_invalid_utf8_in_a_form_is_400_and_nothing_is_stored(member_client, name):
+    before = database_snapshot()
+    response = member_client.post(
+        "/profile/tokens", data=form_body(member_client, name=name), content_type=FORM
+    )
+    assert response.status_code == 400
+    assert "not valid UTF-8" in response.get_data(as_text=True)
+    assert database_snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"username": "bob@acme.test\xff", "password": "x"}', b"\xff\xfe{}", b'{"name": "\xc0\xaf"}'],
+)
+def test_invalid_utf8_json_is_400_with_a_json_message(client, member, body):
+    before = database_snapshot()
+    response = client.post("/api/v2/api-token-auth/", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json == {"detail": "The request body is not valid UTF-8 text."}
+    assert database_snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        ["bob@acme.test", PASSWORD],
+        [{"username": "bob@acme.test", "password": PASSWORD}],
+        42,
+        "bob@acme.test",
+    ],
+    ids=["array", "array of the object", "number", "string"],
+)
+def test_json_that_is_not_an_object_is_400_with_a_message(client, member, body):
+    before = database_snapshot()
+    response = client.post("/api/v2/api-token-auth/", json=body)
+    assert response.status_code == 400
+    assert response.json == {"detail": "The request body must be a JSON object."}
+    assert database_snapshot() == before
+
+
+def test_json_null_is_400_with_a_message(client, member):
+    response = client.post("/api/v2/api-token-auth/", data=b"null", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json == {"detail": "The request body must be a JSON object."}
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Token tka_\xff\xfe", "Token " + "A" * 100_000, "Token", "Token  ", "\x00", "Basic Ym9iOng="],
+    ids=["latin-1 bytes", "100k value", "no value", "blank value", "NUL", "another scheme"],
+)
+def test_malformed_authorization_headers_are_401(client, member, header):
+    before = database_snapshot()
+    response = client.get("/api/v2/me/", headers={"Authorization": header})
+    assert response.status_code == 401 and response.json["detail"]
+    assert database_snapshot() == before
+
+
+# --- Script-bearing names (the browser tests show them inert; these read the bytes) ----------
+
+HOSTILE = [
+    "<img src=x onerror=alert(1)>",
+    '"><script>alert(1)</script>',
+    "{{7*7}}",
+    "\u202eexe.txt",
+]
+ESCAPED = ["&lt;img src=x onerror=alert(1)&gt;", "&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"]
+
+
+@pytest.fixture
+def hostile(org, admin):
+    owner = make_user(org, "eve@acme.test", HOSTILE[0] + HOSTILE[1])
+    tokens = [make_token(owner, name)[0] for name in HOSTILE]
+    return owner, tokens
+
+
+def assert_escaped(html: str) -> None:
+    assert "<img" not in html and "<script>alert" not in html and "49" not in html
+    for escaped in ESCAPED:
+        assert escaped in html
+
+
+def test_hostile_names_are_escaped_on_every_superuser_page(admin_client, hostile):
+    owner, tokens = hostile
+    pages = ["/", "/team", f"/team/{owner.id}", "/tokens", f"/tokens/{tokens[0].id}/revoke"]
+    for path in pages:
+        assert_escaped(admin_client.get(path).get_data(as_text=True))
+        assert_escaped(admin_client.htmx_get(path).get_data(as_text=True))
+
+
+def test_hostile_names_are_escaped_in_the_email(admin_client, hostile, smtp_server):
+    owner, tokens = hostile
+    admin_client.submit(f"/tokens/{tokens[1].id}/revoke")
+    [message] = smtp_server.messages
+    html = html_part(message)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html  # the owner's name, greeting them
+    assert "&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<img" not in html and "<script" not in html
+    assert HOSTILE[1] in text_part(message)  # plain text needs no escaping
