@@ -87,6 +87,11 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (auth_bp, org_bp, audit_bp, profile_bp, api_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # the API authenticates by token only; it sets no cookies to forge
+    if app.config.get("BENCHMARK_ENDPOINTS"):
+        # Never in production: it shows a user's data to anyone. Only the benchmark turns it on.
+        from .bench_probe import bp as bench_probe_bp
+
+        app.register_blueprint(bench_probe_bp)
 
 
 CONTENT_SECURITY_POLICY = "; ".join(

@@ -55,4 +55,6 @@ def load_config(instance_path: Path) -> dict:
         "REAUTH_SECONDS": 600,
         "BCRYPT_ROUNDS": 12,
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or "memory://",
+        # Only `make bench` sets this: it adds an unauthenticated probe (see bench_probe.py).
+        "BENCHMARK_ENDPOINTS": _env_bool("TOKENAUDIT_BENCHMARK"),
     }
