@@ -14,6 +14,7 @@ from .config import load_config
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
 from .formatting import register_filters
 from .htmx import redirect_window
+from .sqlite_hints import enable_sqlite_index_hints
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,6 +49,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
+    with app.app_context():
+        enable_sqlite_index_hints(db.engine)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
     mail.init_app(app)
