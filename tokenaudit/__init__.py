@@ -14,6 +14,7 @@ from .config import load_config
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
 from .formatting import register_filters
 from .htmx import redirect_window
+from .row_urls import register_row_urls
 from .sqlite_hints import enable_sqlite_index_hints
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_filters(app)
+    register_row_urls(app)
     register_security_headers(app)
 
     from .errors import register_error_handlers
