@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from conftest import make_user
+from conftest import make_token, make_user
 
 from tokenaudit import token_listing
 from tokenaudit.extensions import db
@@ -86,3 +86,11 @@ def test_pages_join_up_into_the_full_order(monkeypatch, org, many_tokens, q, few
             total, prefixes = every_page(org.id, sort, direction, q)
             assert prefixes == expected(many_tokens, sort, direction, q), (sort, direction)
             assert total == len(prefixes)
+
+
+@pytest.mark.parametrize("q", ["100%", "a_b", "x/y", "CI/CD"])
+def test_search_treats_like_wildcards_as_text(org, admin, q):
+    wanted, _ = make_token(admin, f"job {q} end")
+    make_token(admin, "job 100 a-b xy CIxCD end")
+    result = find_org_tokens(org.id, TokenListParams(q, "name", "asc", 1))
+    assert [token.prefix for token in result.tokens] == [wanted.prefix]

@@ -100,22 +100,27 @@ def _order_by(sort: str, direction: str) -> list[ColumnElement]:
     return order
 
 
+def _contains_pattern(q: str) -> str:
+    """A LIKE pattern (escape character '/') matching any text that contains `q`, lower-cased."""
+    escaped = q.lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"%{escaped}%"
+
+
 def _matching(organization_id: int, q: str) -> ColumnElement[bool]:
     """Tokens whose name or prefix, or whose owner's name or email, contain `q` (any case)."""
+    # One bound pattern, lower-cased here, rather than lower('%' || ? || '%') built per row.
+    pattern = _contains_pattern(q)
+
+    def contains(column: ColumnElement[str]) -> ColumnElement[bool]:
+        return func.lower(column).like(pattern, escape="/")
+
     # The owners are found first, among the organization's users: one membership test per
     # token rather than a join, so a search reads one narrow index over the tokens.
     owners = select(User.id).where(
         User.organization_id == organization_id,
-        or_(
-            User.full_name.icontains(q, autoescape=True),
-            User.email.icontains(q, autoescape=True),
-        ),
+        or_(contains(User.full_name), contains(User.email)),
     )
-    return or_(
-        ApiToken.name.icontains(q, autoescape=True),
-        ApiToken.prefix.icontains(q, autoescape=True),
-        ApiToken.user_id.in_(owners),
-    )
+    return or_(contains(ApiToken.name), contains(ApiToken.prefix), ApiToken.user_id.in_(owners))
 
 
 def _search_scan(query: Select) -> Select:
