@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,19 +70,20 @@ def postgres_unavailable_reason() -> str | None:
 
 
 def _as_postgres(*command: str) -> None:
-    subprocess.run(
-        ["runuser", "-u", "postgres", "--", *command],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    finished = subprocess.run(
+        ["runuser", "-u", "postgres", "--", *command], capture_output=True, text=True
     )
+    if finished.returncode != 0:
+        raise RuntimeError(f"{command[0]} failed: {finished.stderr.strip()[-500:]}")
 
 
 @contextmanager
-def throwaway_postgres(directory: Path) -> Iterator[str]:
+def throwaway_postgres() -> Iterator[str]:
     """A PostgreSQL server of our own on 127.0.0.1 and a free port; stopped and removed after."""
+    # Its own directory (the run's scratch directory is private to root), owned by postgres.
+    directory = Path(tempfile.mkdtemp(prefix="tokenaudit-bench-pg-"))
     data = directory / "pgdata"
-    data.mkdir(parents=True)
+    data.mkdir()
     shutil.chown(directory, "postgres")
     shutil.chown(data, "postgres")
     port = free_port()
@@ -95,4 +97,7 @@ def throwaway_postgres(directory: Path) -> Iterator[str]:
         _as_postgres(str(POSTGRES_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "bench")
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/bench"
     finally:
-        _as_postgres(str(POSTGRES_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+        try:
+            _as_postgres(str(POSTGRES_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)

@@ -134,6 +134,7 @@ def write_markdown(
     settings: str,
     results: list[DatabaseResult],
     notes: list[str],
+    load_before: tuple[float, float, float],
 ) -> None:
     """docs/benchmarks.md: machine, date, command, tables, targets."""
     now = datetime.now(UTC)
@@ -147,6 +148,12 @@ def write_markdown(
         f"- Settings: {settings}",
     ]
     lines += [f"- {name}: {value}" for name, value in machine().items()]
+    load_after = os.getloadavg()
+    lines.append(
+        "- Load average (1, 5, 15 min) before / after the run: "
+        f"{' '.join(f'{x:.2f}' for x in load_before)} / {' '.join(f'{x:.2f}' for x in load_after)}"
+        " (a shared machine: other jobs' load shows in the tails)"
+    )
     lines += ["", "How to read it: see bench/README.md.", ""]
     for result in results:
         lines += table_lines(result) + target_lines(result) + [""]

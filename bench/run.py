@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import tempfile
@@ -151,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
     results: list[DatabaseResult] = []
     notes: list[str] = []
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="tokenaudit-bench-") as scratch:
         directory = Path(scratch)
         log = directory / "gunicorn.log"
@@ -162,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             say(f"PostgreSQL: {reason}")
             notes.append(f"PostgreSQL not measured: {reason}.")
         else:
-            with throwaway_postgres(directory / "postgres") as url:
+            with throwaway_postgres() as url:
                 postgres = migrate_and_seed("PostgreSQL 15", url, args.users, args.tokens_per_user)
                 results.append(bench_database(postgres, args, log))
     say()
@@ -176,6 +178,6 @@ def main(argv: list[str] | None = None) -> int:
         f"up to {args.throughput_requests} requests per endpoint at concurrency "
         f"{args.concurrency}, Python http.client threads"
     )
-    write_markdown(args.output, command, settings, results, notes)
+    write_markdown(args.output, command, settings, results, notes, load_before)
     say(f"Wrote {args.output}")
     return 0
