@@ -6,6 +6,7 @@ the token-authenticated endpoint's, so the difference is what token authenticati
 """
 
 from flask import Blueprint, abort, jsonify
+from sqlalchemy.orm import joinedload
 
 from .api.routes import user_json
 from .extensions import db
@@ -17,7 +18,8 @@ bp = Blueprint("bench_probe", __name__, url_prefix="/_bench")
 @bp.get("/users/<int:user_id>/me/")
 def user_as_me(user_id: int):
     """The user and organization GET /api/v2/me/ would load, rendered by the same function."""
-    user = db.session.get(User, user_id)
+    # With its organization in the same query, as the token check loads the owner's.
+    user = db.session.get(User, user_id, options=[joinedload(User.organization)])
     if user is None:
         abort(404)
     return jsonify(user_json(user))
