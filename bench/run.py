@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import signal
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -147,7 +148,13 @@ def bench_database(database: SeededDatabase, args: argparse.Namespace, log: Path
     return result
 
 
+def _exit_on_sigterm(_signum: int, _frame: object) -> None:
+    # An exception, not a bare exit: every `with` block stops the servers it started.
+    raise SystemExit("stopped by SIGTERM")
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     args = parse_args(sys.argv[1:] if argv is None else argv)
     command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
     results: list[DatabaseResult] = []
