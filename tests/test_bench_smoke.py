@@ -8,9 +8,9 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 NUMBER = r"\d+(?:\.\d+)?"
 TINY = (
-    "--users 20 --tokens-per-user 10 --requests-per-view 5 --view-seconds 5"
-    " --throughput-requests 50 --throughput-seconds 5 --rounds 1 --concurrency 4"
-    " --usage-checks 6 --postgres skip"
+    "--users 20 --tokens-per-user 10 --requests-per-view 3 --view-seconds 5"
+    " --throughput-requests 30 --throughput-seconds 5 --rounds 1 --concurrency 4"
+    " --usage-checks 4 --postgres skip"
 )
 
 
@@ -31,6 +31,6 @@ def test_bench_produces_every_figure(tmp_path: Path):
     assert re.search(rf"ratio authenticated / unauthenticated \| {NUMBER}", text)
     assert re.search(rf"seed-demo time \| {NUMBER} s", text)
     assert re.search(rf"worker peak memory \(VmHWM\) \| {NUMBER}, {NUMBER} MiB", text)
-    assert "6/6 sequential requests recorded exactly" in text
+    assert "4/4 sequential requests recorded exactly" in text
     assert "- Command: `python -m bench" in text
     assert "PostgreSQL not measured" in text
