@@ -16,7 +16,7 @@ from .tokens import digest, parse_token
 AUTH_SCHEME = "token"
 MAX_RECORDED_PATH = 500
 
-# Built once: every API request runs both, and building them cost more than running them.
+# Built once: every API request runs both, and building them per request showed in profiles.
 # The owner's organization comes in the same query: views read it (e.g. /me/), and one query
 # is cheaper than a second round trip.
 _TOKEN_BY_PREFIX = (
