@@ -156,7 +156,7 @@ def _exit_on_sigterm(_signum: int, _frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
+    command = ("python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)).strip()
     results: list[DatabaseResult] = []
     notes: list[str] = []
     load_before = os.getloadavg()
