@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 STAMP := $(VENV)/.installed
 
-.PHONY: run serve test lint install clean screenshots
+.PHONY: run serve test lint install clean screenshots bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: $(STAMP)
 # PNGs of the main pages and the open revoke dialog, for the README (needs /usr/bin/chromium).
 screenshots: $(STAMP)
 	$(BIN)/python scripts/screenshots.py
+
+# The audit page at 100,000 tokens and what token authentication costs; writes docs/benchmarks.md.
+# Loopback only; stops every server it starts. BENCH_ARGS="--postgres skip" for SQLite alone.
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,6 +2,7 @@
 
 import pytest
 from conftest import TEST_DATABASE_URL
+from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 
@@ -25,6 +26,6 @@ def test_migrations_go_down_to_the_initial_schema_and_up_again(app):
     downgrade(revision="0001")
     upgrade()
     with db.engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == (
-            "0002"
-        )
+        version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    head = ScriptDirectory.from_config(app.extensions["migrate"].migrate.get_config()).get_current_head()
+    assert version == head and head is not None

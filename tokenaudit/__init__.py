@@ -17,6 +17,8 @@ from .formatting import register_filters
 from .htmx import redirect_window
 from .routing import IdConverter
 from .request_log import register_request_log
+from .row_urls import register_row_urls
+from .sqlite_hints import enable_sqlite_index_hints
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,6 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_filters(app)
+    register_row_urls(app)
     register_security_headers(app)
 
     from .errors import register_error_handlers
@@ -59,6 +62,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
+    with app.app_context():
+        enable_sqlite_index_hints(db.engine)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
     mail.init_app(app)
@@ -102,6 +107,11 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (auth_bp, org_bp, audit_bp, profile_bp, api_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # the API authenticates by token only; it sets no cookies to forge
+    if app.config.get("BENCHMARK_ENDPOINTS"):
+        # Never in production: it shows a user's data to anyone. Only the benchmark turns it on.
+        from .bench_probe import bp as bench_probe_bp
+
+        app.register_blueprint(bench_probe_bp)
 
 
 CONTENT_SECURITY_POLICY = "; ".join(

@@ -80,6 +80,14 @@ class ApiToken(db.Model):
         Index(
             "ix_api_tokens_org_last_usage", "organization_id", "last_used_method", "last_used_path"
         ),
+        # What a substring search reads (migration 0003); PostgreSQL uses pg_trgm instead.
+        Index(
+            "ix_api_tokens_org_search",
+            "organization_id",
+            func.lower(text("name")),
+            func.lower(text("prefix")),
+            "user_id",
+        ).ddl_if(dialect="sqlite"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -16,6 +16,9 @@ from .text import without_unstorable_characters
 PAGE_SIZE = 50
 DEFAULT_SORT = "created"
 MAX_QUERY_LENGTH = 200
+# Up to this many matches, a search sorts its matches instead of walking the sort order.
+FEW_MATCHES = 1000
+SEARCH_INDEX = "ix_api_tokens_org_search"  # migration 0003, SQLite only
 
 # Each sort key's columns, and the direction a first click on its header sorts by.
 SORT_COLUMNS: dict[str, tuple[ColumnElement, ...]] = {
@@ -85,60 +88,136 @@ class TokenPage:
         return self.params.page
 
 
-def _order_by(params: TokenListParams) -> list[ColumnElement]:
-    descending = params.direction == "desc"
+def _order_by(sort: str, direction: str) -> list[ColumnElement]:
+    descending = direction == "desc"
+    columns = SORT_COLUMNS[sort]
+    if sort == "user":  # the owner's id keeps each owner's tokens together, in index order
+        columns = (*columns, User.id)
     order = []
-    for column in SORT_COLUMNS[params.sort]:
+    for column in columns:
         # Never-used tokens (NULL) count as older than any used one, on every database.
         order.append(column.desc().nulls_last() if descending else column.asc().nulls_first())
     order.append(ApiToken.id.desc() if descending else ApiToken.id.asc())
     return order
 
 
-def _matching_token_ids(organization_id: int, q: str) -> Select:
-    """Ids of the tokens whose name, prefix, owner name or owner email contains `q`, any case.
+def _contains_pattern(q: str) -> str:
+    """A LIKE pattern (escape character '/') matching any text that contains `q`, lower-cased."""
+    escaped = q.lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"%{escaped}%"
 
-    Two branches joined by UNION rather than one OR across the join: each branch can then read
-    its own table's trigram indexes on PostgreSQL (migration 0002), where the OR forced a scan
-    of every token.
+
+def _matching(organization_id: int, q: str) -> ColumnElement[bool]:
+    """Tokens whose name or prefix, or whose owner's name or email, contain `q` (any case).
+
+    The shape differs by database because each reads a different index (see `make bench`).
     """
-    by_token = select(ApiToken.id).where(
-        ApiToken.organization_id == organization_id,
-        or_(
-            ApiToken.name.icontains(q, autoescape=True),
-            ApiToken.prefix.icontains(q, autoescape=True),
-        ),
+    # One bound pattern, lower-cased here, rather than lower('%' || ? || '%') built per row.
+    pattern = _contains_pattern(q)
+    on_postgresql = db.engine.dialect.name == "postgresql"
+
+    def contains(column: ColumnElement[str]) -> ColumnElement[bool]:
+        if on_postgresql:  # ILIKE on the plain column is what the pg_trgm indexes serve
+            return column.ilike(pattern, escape="/")
+        return func.lower(column).like(pattern, escape="/")
+
+    # The owners are found first, among the organization's users: one membership test per
+    # token rather than a join.
+    owners = select(User.id).where(
+        User.organization_id == organization_id,
+        or_(contains(User.full_name), contains(User.email)),
     )
-    by_owner = (
-        select(ApiToken.id)
-        .join(ApiToken.owner)
-        .where(
-            ApiToken.organization_id == organization_id,
-            or_(
-                User.full_name.icontains(q, autoescape=True),
-                User.email.icontains(q, autoescape=True),
-            ),
+    by_token = or_(contains(ApiToken.name), contains(ApiToken.prefix))
+    if on_postgresql:
+        # PostgreSQL: UNION rather than OR, so each branch reads its own trigram indexes
+        # (migration 0002); the OR made it scan every token.
+        return ApiToken.id.in_(
+            union(
+                select(ApiToken.id).where(ApiToken.organization_id == organization_id, by_token),
+                select(ApiToken.id).where(ApiToken.user_id.in_(owners)),
+            )
         )
+    # SQLite: one pass over the narrow search index (migration 0003).
+    return or_(by_token, ApiToken.user_id.in_(owners))
+
+
+def _search_scan(query: Select) -> Select:
+    """Read the search's columns from the narrow search index, not the table (SQLite)."""
+    return query.with_hint(ApiToken, f"INDEXED BY {SEARCH_INDEX}", "sqlite")
+
+
+def _count(organization_id: int, search: ColumnElement[bool] | None) -> int:
+    count = (
+        select(func.count())
+        .select_from(ApiToken)
+        .where(ApiToken.organization_id == organization_id)
     )
-    return union(by_token, by_owner)
+    if search is not None:
+        count = _search_scan(count.where(search))
+    return db.session.scalar(count)
+
+
+@dataclass(frozen=True)
+class _Matches:
+    """Which tokens the list shows: all, those meeting a search condition, or a few by id."""
+
+    total: int
+    condition: ColumnElement[bool] | None = None
+    ids: list[int] | None = None
+
+
+def _find_matches(organization_id: int, q: str) -> _Matches:
+    if not q:
+        return _Matches(_count(organization_id, None))
+    search = _matching(organization_id, q)
+    # A rare search is answered by one pass over the search index that collects its matches;
+    # a common one stops after FEW_MATCHES + 1, then counts, and the page walks the sort order.
+    ids = db.session.scalars(
+        _search_scan(
+            select(ApiToken.id).where(ApiToken.organization_id == organization_id, search)
+        ).limit(FEW_MATCHES + 1)
+    ).all()
+    if len(ids) <= FEW_MATCHES:
+        return _Matches(len(ids), ids=list(ids))
+    return _Matches(_count(organization_id, search), condition=search)
+
+
+def _page_query(organization_id: int, matches: _Matches, sort: str, direction: str) -> Select:
+    """The listing's rows in order, before LIMIT and OFFSET."""
+    query = select(ApiToken).join(ApiToken.owner).options(contains_eager(ApiToken.owner))
+    if matches.ids is not None:  # few: sorting them is cheaper than walking the sort order
+        return query.where(ApiToken.id.in_(matches.ids)).order_by(*_order_by(sort, direction))
+    if sort == "user":
+        # Filtering on the owner's organization (always the token's own) lets the database
+        # walk owners in name order and each owner's tokens in turn, instead of sorting them all.
+        query = query.where(User.organization_id == organization_id)
+    else:
+        query = query.where(ApiToken.organization_id == organization_id)
+    if matches.condition is not None:
+        query = query.where(matches.condition)
+    return query.order_by(*_order_by(sort, direction))
 
 
 def find_org_tokens(organization_id: int, params: TokenListParams) -> TokenPage:
     """One page of the organization's tokens matching the search, in the requested order."""
-    conditions = [ApiToken.organization_id == organization_id]
-    if params.q:
-        conditions.append(ApiToken.id.in_(_matching_token_ids(organization_id, params.q)))
-    total = db.session.scalar(select(func.count(ApiToken.id)).where(*conditions))
+    matches = _find_matches(organization_id, params.q)
+    total = matches.total
     pages = max(1, math.ceil(total / PAGE_SIZE))
     if params.page > pages:
         params = TokenListParams(params.q, params.sort, params.direction, pages)
-    tokens = db.session.scalars(
-        select(ApiToken)
-        .join(ApiToken.owner)
-        .where(*conditions)
-        .options(contains_eager(ApiToken.owner))
-        .order_by(*_order_by(params))
-        .limit(PAGE_SIZE)
-        .offset((params.page - 1) * PAGE_SIZE)
-    )
-    return TokenPage(params=params, tokens=list(tokens), total=total, pages=pages)
+    offset = (params.page - 1) * PAGE_SIZE
+    limit = max(0, min(PAGE_SIZE, total - offset))
+    direction = params.direction
+    # Past the middle, read from the other end in the opposite order (the orders are exact
+    # mirrors), so the last page costs what the first does instead of skipping every row.
+    from_the_end = offset > total // 2
+    if from_the_end:
+        direction = "asc" if direction == "desc" else "desc"
+        offset = total - offset - limit
+    tokens: list[ApiToken] = []
+    if limit:
+        query = _page_query(organization_id, matches, params.sort, direction)
+        tokens = list(db.session.scalars(query.limit(limit).offset(offset)))
+    if from_the_end:
+        tokens.reverse()
+    return TokenPage(params=params, tokens=tokens, total=total, pages=pages)

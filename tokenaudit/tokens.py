@@ -61,9 +61,14 @@ def digest(value: str) -> str:
     return hashlib.sha256(value.encode("ascii")).hexdigest()
 
 
+def random_prefix() -> str:
+    """A new random public prefix: `tka_` and the public id."""
+    return TOKEN_PREFIX + _random_base62(PUBLIC_ID_LENGTH)
+
+
 def generate_token() -> NewToken:
     """Create a new random token value with its public prefix and digest."""
-    prefix = TOKEN_PREFIX + _random_base62(PUBLIC_ID_LENGTH)
+    prefix = random_prefix()
     body = prefix + _random_base62(SECRET_LENGTH)
     value = body + checksum(body)
     return NewToken(value=value, prefix=prefix, digest=digest(value))

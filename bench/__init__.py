@@ -1,0 +1,1 @@
+"""`make bench`: the audit page and token authentication under gunicorn, on loopback only."""

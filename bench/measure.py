@@ -1,0 +1,173 @@
+"""What the benchmark measures: per-view latency, throughput under concurrency, exact usage."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import create_engine, text
+
+from bench.client import Client
+
+SORT_KEYS = ("name", "prefix", "user", "last_used", "last_usage", "created")
+
+
+def audit_views(common_search: str, rare_search: str) -> list[tuple[str, str]]:
+    """(label, query string) for every view the issue names: default, searches, sorts, last page."""
+    views = [
+        ("default", ""),
+        (f"search {common_search!r}", f"q={common_search}"),
+        (f"search {rare_search!r}", f"q={rare_search}"),
+    ]
+    views += [
+        (f"sort {key} {d}", f"sort={key}&dir={d}") for key in SORT_KEYS for d in ("asc", "desc")
+    ]
+    # A page number past the end shows the last page.
+    views.append(("last page", "page=1000000"))
+    return views
+
+
+@dataclass
+class Latency:
+    count: int
+    p50_ms: float
+    p95_ms: float
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile: the smallest value with `fraction` of all values at or below it."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * fraction // 1))
+    return ordered[int(rank) - 1]
+
+
+def latency(
+    client: Client, path: str, requests: int, max_seconds: float, **headers: str
+) -> Latency:
+    """Sequential requests (concurrency 1), so each time is one request's own latency."""
+    client.get(path, **headers)  # warm: first-use compilation and caches are not the steady state
+    times: list[float] = []
+    deadline = time.monotonic() + max_seconds
+    while len(times) < requests and time.monotonic() < deadline:
+        reply = client.get(path, **headers)
+        if reply.status != 200:
+            raise RuntimeError(f"GET {path} answered {reply.status}")
+        times.append(reply.seconds * 1000)
+    return Latency(len(times), percentile(times, 0.50), percentile(times, 0.95))
+
+
+@dataclass
+class Throughput:
+    requests: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def throughput(
+    make_client: Callable[[], Client],
+    path: str,
+    concurrency: int,
+    requests: int,
+    max_seconds: float,
+    **headers: str,
+) -> Throughput:
+    """`concurrency` threads, each with its own connection, share a bounded number of requests."""
+    remaining = [requests]
+    done = [0]
+    failures: list[str] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + max_seconds
+
+    def worker() -> None:
+        client = make_client()
+        try:
+            while time.monotonic() < deadline:
+                with lock:
+                    if remaining[0] == 0:
+                        return
+                    remaining[0] -= 1
+                reply = client.get(path, **headers)
+                with lock:
+                    if reply.status == 200:
+                        done[0] += 1
+                    else:
+                        failures.append(f"{reply.status}")
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"GET {path}: {len(failures)} failed, e.g. {failures[0]}")
+    return Throughput(done[0], elapsed)
+
+
+@dataclass
+class UsageCheck:
+    requests: int
+    exact: int
+
+    @property
+    def passed(self) -> bool:
+        return self.requests == self.exact
+
+
+def _usage(engine, prefix: str) -> tuple[datetime | None, str | None, str | None]:
+    with engine.connect() as connection:
+        row = connection.execute(
+            text(
+                "SELECT last_used_at, last_used_method, last_used_path"
+                " FROM api_tokens WHERE prefix = :prefix"
+            ),
+            {"prefix": prefix},
+        ).one()
+    moment = row[0]
+    if isinstance(moment, str):  # SQLite hands back text
+        moment = datetime.fromisoformat(moment)
+    return (moment.replace(tzinfo=UTC) if moment else None), row[1], row[2]
+
+
+def check_exact_usage(
+    client: Client, database_url: str, token_prefix: str, requests: int
+) -> UsageCheck:
+    """After each of `requests` authenticated requests, alternating paths, the token's row says
+    exactly when (later than before, not before the request was sent), how and where it was used."""
+    engine = create_engine(database_url)
+    paths = ("/api/v2/me/", "/api/v2/tokens/")
+    exact = 0
+    previous, _, _ = _usage(engine, token_prefix)
+    try:
+        for number in range(requests):
+            path = paths[number % 2]
+            sent_at = datetime.now(UTC)
+            reply = client.get(path)
+            used_at, method, used_path = _usage(engine, token_prefix)
+            advanced = used_at is not None and (previous is None or used_at > previous)
+            where = (method, used_path) == ("GET", path)
+            if reply.status == 200 and advanced and used_at >= sent_at and where:
+                exact += 1
+            previous = used_at
+    finally:
+        engine.dispose()
+    return UsageCheck(requests, exact)
+
+
+def last_usage_after(database_url: str, token_prefix: str, moment: datetime) -> tuple[bool, str]:
+    """Whether the token's recorded usage is at or after `moment`, and what it records."""
+    engine = create_engine(database_url)
+    try:
+        used_at, method, path = _usage(engine, token_prefix)
+    finally:
+        engine.dispose()
+    return (used_at is not None and used_at >= moment), f"{used_at:%H:%M:%S.%f} {method} {path}"

@@ -1,0 +1,190 @@
+"""`python -m bench`: seed a fresh database, serve it with gunicorn, measure, write the report."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import signal
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.client import Client, api_token, sign_in
+from bench.databases import (
+    SeededDatabase,
+    migrate_and_seed,
+    postgres_unavailable_reason,
+    sqlite_url,
+    throwaway_postgres,
+)
+from bench.measure import (
+    Throughput,
+    audit_views,
+    check_exact_usage,
+    last_usage_after,
+    latency,
+    throughput,
+)
+from bench.report import DatabaseResult, table_lines, target_lines, write_markdown
+from bench.server import PROJECT_ROOT, Gunicorn
+
+ADMIN_EMAIL = "admin@demo.example.com"
+PASSWORD = "demo-password"
+COMMON_SEARCH = "grafana"  # a word in one token name in twelve
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--tokens-per-user", type=int, default=50)
+    parser.add_argument("--requests-per-view", type=int, default=200)
+    parser.add_argument("--view-seconds", type=float, default=30, help="time limit per view")
+    parser.add_argument("--throughput-requests", type=int, default=1000, help="per round")
+    parser.add_argument("--throughput-seconds", type=float, default=15, help="limit per round")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating throughput rounds")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--usage-checks", type=int, default=50)
+    parser.add_argument("--postgres", choices=("auto", "skip"), default="auto")
+    parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "benchmarks.md")
+    return parser.parse_args(argv)
+
+
+def say(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def measure_views(port: int, args: argparse.Namespace, result: DatabaseResult) -> None:
+    """Fragment (HX-Request, session) and JSON twin (token) latency for every audit view."""
+    page_client = sign_in(port, ADMIN_EMAIL, PASSWORD)
+    page_client.headers["HX-Request"] = "true"
+    json_client = Client(
+        port, headers={"Authorization": f"Token {api_token(port, ADMIN_EMAIL, PASSWORD)}"}
+    )
+    rare_search = f".{args.users // 2 + 1}@"  # one member's email: their tokens only
+    try:
+        for label, query in audit_views(COMMON_SEARCH, rare_search):
+            suffix = f"?{query}" if query else ""
+            fragment = latency(
+                page_client, f"/tokens{suffix}", args.requests_per_view, args.view_seconds
+            )
+            twin = latency(
+                json_client,
+                f"/api/v2/organization/tokens/{suffix}",
+                args.requests_per_view,
+                args.view_seconds,
+            )
+            row = (label, fragment.p50_ms, fragment.p95_ms, twin.p50_ms, twin.p95_ms)
+            result.views.append((*row, min(fragment.count, twin.count)))
+            say(f"  {label:28s} fragment p50 {row[1]:6.1f} p95 {row[2]:6.1f} ms | "
+                f"JSON p50 {row[3]:6.1f} p95 {row[4]:6.1f} ms")  # fmt: skip
+    finally:
+        page_client.close()
+        json_client.close()
+
+
+def measure_authentication(
+    port: int, database_url: str, args: argparse.Namespace, result: DatabaseResult
+) -> None:
+    """Token-authenticated /me/ against the probe doing the same work, in alternating rounds."""
+    token = api_token(port, ADMIN_EMAIL, PASSWORD)
+    prefix = token[:12]
+    authorization = {"Authorization": f"Token {token}"}
+    me_client = Client(port, headers=authorization)
+    user_id = me_client.get("/api/v2/me/").json()["id"]
+    probe_path = f"/_bench/users/{user_id}/me/"
+    if Client(port).get(probe_path).json() != me_client.get("/api/v2/me/").json():
+        raise RuntimeError("the probe does not render what /api/v2/me/ renders")
+    totals = {"auth": Throughput(0, 0.0), "probe": Throughput(0, 0.0)}
+    started_at = datetime.now(UTC)
+    for _round in range(args.rounds):
+        for name, path, headers in (
+            ("probe", probe_path, {}),
+            ("auth", "/api/v2/me/", authorization),
+        ):
+            run = throughput(
+                lambda headers=headers: Client(port, headers=dict(headers)),
+                path,
+                args.concurrency,
+                args.throughput_requests,
+                args.throughput_seconds,
+            )
+            totals[name] = Throughput(
+                totals[name].requests + run.requests, totals[name].seconds + run.seconds
+            )
+    result.authenticated_rps = totals["auth"].per_second
+    result.unauthenticated_rps = totals["probe"].per_second
+    result.throughput_requests = totals["auth"].requests
+    result.concurrency = args.concurrency
+    recorded, what = last_usage_after(database_url, prefix, started_at)
+    check = check_exact_usage(me_client, database_url, prefix, args.usage_checks)
+    me_client.close()
+    result.usage_exact = recorded and check.passed
+    result.usage_check = (
+        f"{check.exact}/{check.requests} sequential requests recorded exactly; "
+        f"after the load: {'recorded' if recorded else 'NOT recorded'} ({what})"
+    )
+    say(f"  /api/v2/me/ {result.authenticated_rps:.0f} req/s, probe "
+        f"{result.unauthenticated_rps:.0f} req/s, ratio {result.auth_ratio:.2f}")  # fmt: skip
+    say(f"  usage: {result.usage_check}")
+
+
+def bench_database(database: SeededDatabase, args: argparse.Namespace, log: Path) -> DatabaseResult:
+    """Serve one seeded database with gunicorn and take every measurement on it."""
+    result = DatabaseResult(
+        label=database.label,
+        tokens=args.users * args.tokens_per_user,
+        users=args.users,
+        seed_seconds=database.seed_seconds,
+    )
+    say(f"{database.label}: seeded in {database.seed_seconds:.1f} s")
+    with Gunicorn(database.url, workers=args.workers, log_path=log) as server:
+        measure_views(server.port, args, result)
+        measure_authentication(server.port, database.url, args, result)
+        result.worker_peaks_mib = server.peak_memory_mib()
+    say("  worker peaks: " + ", ".join(f"{peak:.0f} MiB" for peak in result.worker_peaks_mib))
+    return result
+
+
+def _exit_on_sigterm(_signum: int, _frame: object) -> None:
+    # An exception, not a bare exit: every `with` block stops the servers it started.
+    raise SystemExit("stopped by SIGTERM")
+
+
+def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    command = ("python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)).strip()
+    results: list[DatabaseResult] = []
+    notes: list[str] = []
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="tokenaudit-bench-") as scratch:
+        directory = Path(scratch)
+        log = directory / "gunicorn.log"
+        sqlite = migrate_and_seed("SQLite", sqlite_url(directory), args.users, args.tokens_per_user)
+        results.append(bench_database(sqlite, args, log))
+        reason = "skipped (--postgres skip)" if args.postgres == "skip" else None
+        reason = reason or postgres_unavailable_reason()
+        if reason:
+            say(f"PostgreSQL: {reason}")
+            notes.append(f"PostgreSQL not measured: {reason}.")
+        else:
+            with throwaway_postgres() as url:
+                postgres = migrate_and_seed("PostgreSQL 15", url, args.users, args.tokens_per_user)
+                results.append(bench_database(postgres, args, log))
+    say()
+    for result in results:
+        for line in table_lines(result) + target_lines(result):
+            say(line)
+        say()
+    settings = (
+        f"{args.workers} gunicorn sync workers; views: {args.requests_per_view} sequential "
+        f"requests each (after one warm-up); throughput: {args.rounds} alternating rounds of "
+        f"up to {args.throughput_requests} requests per endpoint at concurrency "
+        f"{args.concurrency}, Python http.client threads"
+    )
+    write_markdown(args.output, command, settings, results, notes, load_before)
+    say(f"Wrote {args.output}")
+    return 0

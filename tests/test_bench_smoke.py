@@ -1,0 +1,36 @@
+"""`make bench` at tiny sizes, so the benchmark cannot rot: figures appear, whatever their speed."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+NUMBER = r"\d+(?:\.\d+)?"
+TINY = (
+    "--users 20 --tokens-per-user 10 --requests-per-view 3 --view-seconds 5"
+    " --throughput-requests 30 --throughput-seconds 5 --rounds 1 --concurrency 4"
+    " --usage-checks 4 --postgres skip"
+)
+
+
+def test_bench_produces_every_figure(tmp_path: Path):
+    report = tmp_path / "benchmarks.md"
+    finished = subprocess.run(
+        [sys.executable, "-m", "bench", *TINY.split(), "--output", str(report)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    text = report.read_text()
+    for view in ("default", "search 'grafana'", "sort user desc", "last page"):
+        assert re.search(rf"\| {re.escape(view)} \| {NUMBER} \| {NUMBER} \| {NUMBER} \|", text)
+    assert re.search(rf"token-authenticated GET /api/v2/me/ \| {NUMBER} req/s", text)
+    assert re.search(rf"ratio authenticated / unauthenticated \| {NUMBER}", text)
+    assert re.search(rf"seed-demo time \| {NUMBER} s", text)
+    assert re.search(rf"worker peak memory \(VmHWM\) \| {NUMBER}, {NUMBER} MiB", text)
+    assert "4/4 sequential requests recorded exactly" in text
+    assert "- Command: `python -m bench" in text
+    assert "PostgreSQL not measured" in text
