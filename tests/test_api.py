@@ -274,5 +274,7 @@ def test_ids_too_large_for_the_database_are_404_not_500(client, admin, path):
 
 @pytest.mark.parametrize("username", ["bob\x00@acme.test", "\ud800@acme.test"])
 def test_unstorable_characters_in_credentials_are_a_plain_401(client, member, username):
-    response = client.post("/api/v2/api-token-auth/", json={"username": username, "password": "x" * 10})
+    response = client.post(
+        "/api/v2/api-token-auth/", json={"username": username, "password": "x" * 10}
+    )
     assert response.status_code == 401

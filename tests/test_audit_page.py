@@ -30,7 +30,9 @@ def tokens(org, admin):
     now = utcnow()
     made = []
     usages = [("GET", "/api/v2/me/"), ("DELETE", "/api/v2/tokens/3/"), ("GET", "/api/v2/tokens/")]
-    for index, name in enumerate(["beta job", "Alpha sync", "gamma", "Delta", "epsilon CI", "Zeta"]):
+    for index, name in enumerate(
+        ["beta job", "Alpha sync", "gamma", "Delta", "epsilon CI", "Zeta"]
+    ):
         token, _ = make_token(owners[index % 3], name)
         token.created_at = now - timedelta(days=10 - index)
         if index % 2 == 0:
@@ -56,7 +58,11 @@ def expected_order(tokens, sort, direction):
         if sort == "last_used":
             # Never used counts as older than anything used.
             return (token.last_used_at is not None, token.last_used_at or utcnow())
-        return (token.last_used_method is not None, token.last_used_method or "", token.last_used_path or "")
+        return (
+            token.last_used_method is not None,
+            token.last_used_method or "",
+            token.last_used_path or "",
+        )
 
     ordered = sorted(tokens, key=lambda t: (key(t), t.id), reverse=direction == "desc")
     return [token.prefix for token in ordered]
@@ -92,7 +98,10 @@ def test_active_column_header_shows_aria_sort_and_toggles(admin_client, tokens):
     assert page.count("aria-sort=") == 1
     assert 'aria-sort="ascending"' in page
     name_link = page.split('aria-sort="ascending">')[1].split('href="')[1].split('"')[0]
-    assert parse_qs(urlsplit(name_link.replace("&amp;", "&")).query) == {"sort": ["name"], "dir": ["desc"]}
+    assert parse_qs(urlsplit(name_link.replace("&amp;", "&")).query) == {
+        "sort": ["name"],
+        "dir": ["desc"],
+    }
 
 
 @pytest.mark.parametrize(
@@ -114,7 +123,9 @@ def test_search_matches_name_owner_name_and_email(admin_client, tokens, query, e
 
 def test_search_matches_prefix(admin_client, tokens):
     target = tokens[3]
-    page = admin_client.htmx_get("/tokens", query_string={"q": target.prefix[4:].lower()}).get_data(as_text=True)
+    page = admin_client.htmx_get("/tokens", query_string={"q": target.prefix[4:].lower()}).get_data(
+        as_text=True
+    )
     assert target.prefix in row_prefixes(page)
 
 
@@ -126,7 +137,9 @@ def test_fragment_versus_full_page(admin_client, tokens):
     assert fragment.get_data(as_text=True).lstrip().startswith(("<section", "{#", "<input"))
     for response in (full, fragment):
         assert "HX-Request" in response.headers["Vary"]
-    restore = admin_client.get("/tokens", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    restore = admin_client.get(
+        "/tokens", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    )
     assert "<html" in restore.get_data(as_text=True)
 
 
@@ -142,7 +155,9 @@ def test_columns_and_no_token_value(admin_client, tokens):
         assert token.digest not in page
 
 
-@pytest.mark.parametrize("args", ["sort=bogus&dir=sideways&page=x", "page=-3", "page=99999", "sort=&dir=", "page=1e9"])
+@pytest.mark.parametrize(
+    "args", ["sort=bogus&dir=sideways&page=x", "page=-3", "page=99999", "sort=&dir=", "page=1e9"]
+)
 def test_unknown_parameters_fall_back_to_defaults(admin_client, tokens, args):
     response = admin_client.htmx_get(f"/tokens?{args}")
     assert response.status_code == 200
@@ -152,8 +167,14 @@ def test_unknown_parameters_fall_back_to_defaults(admin_client, tokens, args):
 def test_pages_of_50_with_total_count(admin_client, admin):
     now = utcnow()
     rows = [
-        ApiToken(user_id=admin.id, organization_id=admin.organization_id, name=f"t{i:03}", prefix=f"tka_{i:08}",
-                 digest="0" * 64, created_at=now - timedelta(minutes=i))
+        ApiToken(
+            user_id=admin.id,
+            organization_id=admin.organization_id,
+            name=f"t{i:03}",
+            prefix=f"tka_{i:08}",
+            digest="0" * 64,
+            created_at=now - timedelta(minutes=i),
+        )
         for i in range(120)
     ]
     db.session.add_all(rows)
@@ -182,13 +203,24 @@ def test_session_expired_htmx_request_gets_hx_redirect(client, tokens):
 
 def test_api_twin_lists_with_same_search_sort_and_pages(client, admin, tokens):
     _, value = make_token(admin, "admin script")
-    response = client.get("/api/v2/organization/tokens/?q=zimmer&sort=name&dir=desc", headers=auth_header(value))
+    response = client.get(
+        "/api/v2/organization/tokens/?q=zimmer&sort=name&dir=desc", headers=auth_header(value)
+    )
     assert response.status_code == 200
     body = response.json
     assert body["count"] == 2 and body["page"] == 1 and body["pages"] == 1
     assert [t["name"] for t in body["tokens"]] == ["Delta", "beta job"]
     first = body["tokens"][0]
-    assert set(first) == {"id", "name", "prefix", "user", "created_at", "last_used_at", "last_used_method", "last_used_path"}
+    assert set(first) == {
+        "id",
+        "name",
+        "prefix",
+        "user",
+        "created_at",
+        "last_used_at",
+        "last_used_method",
+        "last_used_path",
+    }
     assert first["user"]["email"] == "zoe@acme.test"
 
 

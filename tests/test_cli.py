@@ -11,8 +11,17 @@ def test_create_org_and_user(runner):
     result = runner.invoke(args=["create-org", "Initech"])
     assert result.exit_code == 0 and "Created organization 'Initech'" in result.output
     result = runner.invoke(
-        args=["create-user", "Peter@Initech.test", "--name", "Peter Gibbons", "--org", "Initech",
-              "--password", "tps reports", "--superuser"]
+        args=[
+            "create-user",
+            "Peter@Initech.test",
+            "--name",
+            "Peter Gibbons",
+            "--org",
+            "Initech",
+            "--password",
+            "tps reports",
+            "--superuser",
+        ]
     )
     assert result.exit_code == 0, result.output
     user = db.session.scalar(select(User).where(User.email == "peter@initech.test"))
@@ -22,11 +31,23 @@ def test_create_org_and_user(runner):
 
 def test_create_user_without_token_permission(runner, org):
     result = runner.invoke(
-        args=["create-user", "m@acme.test", "--name", "M", "--org", "Acme", "--password",
-              "long enough", "--no-token-permission"]
+        args=[
+            "create-user",
+            "m@acme.test",
+            "--name",
+            "M",
+            "--org",
+            "Acme",
+            "--password",
+            "long enough",
+            "--no-token-permission",
+        ]
     )
     assert result.exit_code == 0
-    assert db.session.scalar(select(User.can_manage_tokens).where(User.email == "m@acme.test")) is False
+    assert (
+        db.session.scalar(select(User.can_manage_tokens).where(User.email == "m@acme.test"))
+        is False
+    )
 
 
 def test_create_user_prompts_for_the_password_twice(runner, org):
@@ -43,10 +64,49 @@ def test_cli_errors_are_clear_and_change_nothing(runner, org, admin):
     cases = [
         (["create-org", "Acme"], "already exists"),
         (["create-org", "  "], "must not be empty"),
-        (["create-user", "not-an-email", "--name", "X", "--org", "Acme", "--password", "long enough"], "EMAIL"),
-        (["create-user", "x@acme.test", "--name", "X", "--org", "Nope", "--password", "long enough"], "No organization"),
-        (["create-user", "x@acme.test", "--name", "X", "--org", "Acme", "--password", "short"], "at least 8"),
-        (["create-user", "CAROL@acme.test", "--name", "X", "--org", "Acme", "--password", "long enough"], "already exists"),
+        (
+            [
+                "create-user",
+                "not-an-email",
+                "--name",
+                "X",
+                "--org",
+                "Acme",
+                "--password",
+                "long enough",
+            ],
+            "EMAIL",
+        ),
+        (
+            [
+                "create-user",
+                "x@acme.test",
+                "--name",
+                "X",
+                "--org",
+                "Nope",
+                "--password",
+                "long enough",
+            ],
+            "No organization",
+        ),
+        (
+            ["create-user", "x@acme.test", "--name", "X", "--org", "Acme", "--password", "short"],
+            "at least 8",
+        ),
+        (
+            [
+                "create-user",
+                "CAROL@acme.test",
+                "--name",
+                "X",
+                "--org",
+                "Acme",
+                "--password",
+                "long enough",
+            ],
+            "already exists",
+        ),
     ]
     for args, message in cases:
         result = runner.invoke(args=args)
@@ -62,7 +122,9 @@ def test_seed_demo_creates_users_tokens_and_usage(runner):
     assert "admin@demo.example.com" in result.output and "demo-password" in result.output
     assert db.session.scalar(select(func.count(User.id))) == 31
     assert db.session.scalar(select(func.count(ApiToken.id))) == 120
-    used = db.session.scalar(select(func.count(ApiToken.id)).where(ApiToken.last_used_at.is_not(None)))
+    used = db.session.scalar(
+        select(func.count(ApiToken.id)).where(ApiToken.last_used_at.is_not(None))
+    )
     assert 0 < used < 120
     assert authenticate_user("admin@demo.example.com", "demo-password").is_superuser
     again = runner.invoke(args=["seed-demo"])

@@ -1,8 +1,8 @@
 """The database the suite runs on: SQLite by default, PostgreSQL with TEST_DATABASE_URL."""
 
 import pytest
-from conftest import TEST_DATABASE_URL
 from alembic.script import ScriptDirectory
+from conftest import TEST_DATABASE_URL
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 
@@ -27,5 +27,7 @@ def test_migrations_go_down_to_the_initial_schema_and_up_again(app):
     upgrade()
     with db.engine.connect() as connection:
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    head = ScriptDirectory.from_config(app.extensions["migrate"].migrate.get_config()).get_current_head()
+    head = ScriptDirectory.from_config(
+        app.extensions["migrate"].migrate.get_config()
+    ).get_current_head()
     assert version == head and head is not None

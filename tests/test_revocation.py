@@ -80,7 +80,9 @@ def test_revoke_without_javascript_redirects_with_a_message(admin_client, doomed
     assert "Revoked “Deploy bot”" in page and "Bob Builder" in page
 
 
-def test_revoking_a_token_already_gone_says_so_and_changes_nothing(admin_client, doomed, smtp_server):
+def test_revoking_a_token_already_gone_says_so_and_changes_nothing(
+    admin_client, doomed, smtp_server
+):
     token, _ = doomed
     htmx_revoke(admin_client, token.id)
     again = htmx_revoke(admin_client, token.id)
@@ -104,7 +106,9 @@ def test_revoke_without_csrf_changes_nothing(admin_client, doomed):
     assert admin_client.get("/api/v2/me/", headers=auth_header(value)).status_code == 200
 
 
-def test_smtp_failure_leaves_the_revoke_done_and_tells_the_superuser(admin_client, doomed, refusing_smtp_server):
+def test_smtp_failure_leaves_the_revoke_done_and_tells_the_superuser(
+    admin_client, doomed, refusing_smtp_server
+):
     token, value = doomed
     response = htmx_revoke(admin_client, token.id)
     assert response.status_code == 200
@@ -112,7 +116,9 @@ def test_smtp_failure_leaves_the_revoke_done_and_tells_the_superuser(admin_clien
     assert admin_client.get("/api/v2/me/", headers=auth_header(value)).status_code == 401
     assert db.session.query(Activity).filter_by(kind="token_revoked").count() == 1
     pending = db.session.query(OutboxEmail).one()
-    assert pending.status == "pending" and pending.attempts == 1 and "Connection" in pending.last_error
+    assert (
+        pending.status == "pending" and pending.attempts == 1 and "Connection" in pending.last_error
+    )
 
 
 def test_owner_revoking_own_token_sends_no_email(member_client, doomed, smtp_server):
@@ -124,13 +130,17 @@ def test_owner_revoking_own_token_sends_no_email(member_client, doomed, smtp_ser
 def test_api_twin_revokes_with_the_same_effects(client, admin, doomed, smtp_server):
     token, value = doomed
     _, admin_value = make_token(admin, "admin script")
-    response = client.delete(f"/api/v2/organization/tokens/{token.id}/", headers=auth_header(admin_value))
+    response = client.delete(
+        f"/api/v2/organization/tokens/{token.id}/", headers=auth_header(admin_value)
+    )
     assert response.status_code == 204
     assert client.get("/api/v2/me/", headers=auth_header(value)).status_code == 401
     activity = db.session.query(Activity).filter_by(kind="token_revoked").one()
     assert activity.message.endswith("revoked by superuser Carol Admin")
     assert len(smtp_server.messages) == 1
-    again = client.delete(f"/api/v2/organization/tokens/{token.id}/", headers=auth_header(admin_value))
+    again = client.delete(
+        f"/api/v2/organization/tokens/{token.id}/", headers=auth_header(admin_value)
+    )
     assert again.status_code == 404 and again.is_json
 
 

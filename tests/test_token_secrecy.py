@@ -2,11 +2,11 @@
 
 from conftest import PASSWORD, auth_header, every_stored_value
 
-from tokenaudit.extensions import db
-
 
 def test_token_value_never_reaches_the_database_or_logs(client, member, database_url, logs):
-    created = client.post("/api/v2/api-token-auth/", json={"username": member.email, "password": PASSWORD})
+    created = client.post(
+        "/api/v2/api-token-auth/", json={"username": member.email, "password": PASSWORD}
+    )
     value = created.json["token"]
     for path in ("/api/v2/me/", f"/api/v2/tokens/?token={value}", "/api/v2/nope/"):
         client.get(path, headers=auth_header(value))

@@ -15,8 +15,8 @@ from .config import load_config
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
 from .formatting import register_filters
 from .htmx import redirect_window
-from .routing import IdConverter
 from .request_log import register_request_log
+from .routing import IdConverter
 from .row_urls import register_row_urls
 from .sqlite_hints import enable_sqlite_index_hints
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from .accounts import find_user_by_email, hash_password, normalize_email, password_problem
 from .extensions import db
-from .outbox import deliver_due
 from .models import Organization, User
+from .outbox import deliver_due
 
 
 def _find_org(name: str) -> Organization | None:

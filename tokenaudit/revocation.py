@@ -10,8 +10,8 @@ from sqlalchemy import delete
 
 from .activities import record_activity
 from .extensions import db
-from .outbox import deliver, queue_email
 from .models import ApiToken, User, utcnow
+from .outbox import deliver, queue_email
 from .text_direction import isolate
 
 

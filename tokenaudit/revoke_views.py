@@ -32,13 +32,10 @@ def revocation_message(revocation: Revocation) -> tuple[str, str]:
     if revocation.by_owner:
         subject = f"Revoked your token “{token_name}” ({revocation.prefix})."
     else:
-        subject = (
-            f"Revoked “{token_name}” ({revocation.prefix}) belonging to {owner_name}."
-        )
+        subject = f"Revoked “{token_name}” ({revocation.prefix}) belonging to {owner_name}."
     if revocation.email_sent is False:
         return (
-            subject + f" The email to {owner_name} could not be sent yet; "
-            "it will be retried.",
+            subject + f" The email to {owner_name} could not be sent yet; it will be retried.",
             "warning",
         )
     if revocation.email_sent:

@@ -1,5 +1,6 @@
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
+
 from ..access import get_org_member_or_404, superuser_required
 from ..activities import recent_activities
 from ..team import PermissionChangeRefused, change_permissions, home_card_counts, team_members

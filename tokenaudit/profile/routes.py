@@ -2,7 +2,12 @@ from flask import make_response, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..access import find_own_token, get_own_token_or_404, recent_password_required, token_permission_required
+from ..access import (
+    find_own_token,
+    get_own_token_or_404,
+    recent_password_required,
+    token_permission_required,
+)
 from ..extensions import db
 from ..htmx import vary_on_htmx, wants_fragment
 from ..models import ApiToken
@@ -13,7 +18,10 @@ from .forms import TokenForm
 
 
 def _render_tokens_page(
-    form: TokenForm, new_token: ApiToken | None = None, new_value: str | None = None, status: int = 200
+    form: TokenForm,
+    new_token: ApiToken | None = None,
+    new_value: str | None = None,
+    status: int = 200,
 ):
     own_tokens = db.session.scalars(
         select(ApiToken)
