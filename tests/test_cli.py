@@ -60,53 +60,18 @@ def test_create_user_prompts_for_the_password_twice(runner, org):
     assert authenticate_user("p@acme.test", "secret pass") is not None
 
 
+def create_user_args(email: str, org: str = "Acme", password: str = "long enough") -> list[str]:
+    return ["create-user", email, "--name", "X", "--org", org, "--password", password]
+
+
 def test_cli_errors_are_clear_and_change_nothing(runner, org, admin):
     cases = [
         (["create-org", "Acme"], "already exists"),
         (["create-org", "  "], "must not be empty"),
-        (
-            [
-                "create-user",
-                "not-an-email",
-                "--name",
-                "X",
-                "--org",
-                "Acme",
-                "--password",
-                "long enough",
-            ],
-            "EMAIL",
-        ),
-        (
-            [
-                "create-user",
-                "x@acme.test",
-                "--name",
-                "X",
-                "--org",
-                "Nope",
-                "--password",
-                "long enough",
-            ],
-            "No organization",
-        ),
-        (
-            ["create-user", "x@acme.test", "--name", "X", "--org", "Acme", "--password", "short"],
-            "at least 8",
-        ),
-        (
-            [
-                "create-user",
-                "CAROL@acme.test",
-                "--name",
-                "X",
-                "--org",
-                "Acme",
-                "--password",
-                "long enough",
-            ],
-            "already exists",
-        ),
+        (create_user_args("not-an-email"), "EMAIL"),
+        (create_user_args("x@acme.test", org="Nope"), "No organization"),
+        (create_user_args("x@acme.test", password="short"), "at least 8"),
+        (create_user_args("CAROL@acme.test"), "already exists"),
     ]
     for args, message in cases:
         result = runner.invoke(args=args)
