@@ -162,7 +162,7 @@ def hostile(org, admin):
 
 
 def assert_escaped(html: str) -> None:
-    assert "<img" not in html and "<script>alert" not in html and "49" not in html
+    assert "<img" not in html and "<script>alert" not in html
     for escaped in ESCAPED:
         assert escaped in html
 
@@ -173,6 +173,9 @@ def test_hostile_names_are_escaped_on_every_superuser_page(admin_client, hostile
     for path in pages:
         assert_escaped(admin_client.get(path).get_data(as_text=True))
         assert_escaped(admin_client.htmx_get(path).get_data(as_text=True))
+    # Template syntax in a name shows as typed, never evaluated. (Not a search for "49": ids,
+    # times and CSRF tokens hold that by chance.)
+    assert "{{7*7}}" in admin_client.get("/tokens").get_data(as_text=True)
 
 
 def test_hostile_names_are_escaped_in_the_email(admin_client, hostile, smtp_server):
