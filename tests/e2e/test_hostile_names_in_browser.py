@@ -49,11 +49,11 @@ def page_as(new_page, hostile_world):
 
 
 def assert_inert(page, *expected_texts: str) -> None:
-    """The hostile text shows literally; nothing ran, nothing was injected, nothing leaked."""
+    """The hostile text shows literally ({{7*7}} as typed: never evaluated); nothing ran, nothing
+    was injected, nothing leaked."""
     body = page.locator("body").inner_text()
     for text in expected_texts:
         assert text in body
-    assert "49" not in body  # {{7*7}} was never evaluated
     assert page.dialogs == []
     expect(page.locator("img")).to_have_count(0)
     expect(page.locator("script:not([src])")).to_have_count(0)
