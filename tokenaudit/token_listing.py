@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, func, literal_column, or_, select, table, text, union
+from sqlalchemy import ColumnElement, Select, func, or_, select, union
 from sqlalchemy.orm import contains_eager
 
 from .extensions import db
@@ -19,8 +19,6 @@ MAX_QUERY_LENGTH = 200
 # Up to this many matches, a search sorts its matches instead of walking the sort order.
 FEW_MATCHES = 1000
 SEARCH_INDEX = "ix_api_tokens_org_search"  # migration 0003, SQLite only
-# The trigram full-text index (migration 0004, SQLite) answers searches at least this long.
-TRIGRAM_LENGTH = 3
 
 # Each sort key's columns, and the direction a first click on its header sorts by.
 SORT_COLUMNS: dict[str, tuple[ColumnElement, ...]] = {
@@ -109,43 +107,14 @@ def _contains_pattern(q: str) -> str:
     return f"%{escaped}%"
 
 
-@dataclass(frozen=True)
-class _Search:
-    """A search condition on ApiToken, and whether it reads SQLite's narrow search index."""
-
-    condition: ColumnElement[bool]
-    reads_search_index: bool = False
-
-    def scan(self, query: Select) -> Select:
-        """The query restricted to the matches, told which index to read where that helps."""
-        query = query.where(self.condition)
-        if self.reads_search_index:  # SQLite otherwise picks another index (see make bench)
-            query = query.with_hint(ApiToken, f"INDEXED BY {SEARCH_INDEX}", "sqlite")
-        return query
-
-
-def _trigram_match(q: str) -> ColumnElement[bool]:
-    """SQLite: tokens whose name, prefix, owner name or email holds `q`, from the trigram
-    full-text index (migration 0004), which folds case for all of Unicode."""
-    phrase = '"' + q.replace('"', '""') + '"'  # one FTS5 phrase: the substring, nothing else
-    matching_ids = (
-        select(literal_column("rowid"))
-        .select_from(table("token_search"))
-        .where(text("token_search MATCH :phrase").bindparams(phrase=phrase))
-    )
-    return ApiToken.id.in_(matching_ids)
-
-
-def _matching(organization_id: int, q: str) -> _Search:
+def _matching(organization_id: int, q: str) -> ColumnElement[bool]:
     """Tokens whose name or prefix, or whose owner's name or email, contain `q` (any case).
 
     The shape differs by database because each reads a different index (see `make bench`).
     """
-    on_postgresql = db.engine.dialect.name == "postgresql"
-    if not on_postgresql and len(q) >= TRIGRAM_LENGTH:
-        return _Search(_trigram_match(q))
     # One bound pattern, lower-cased here, rather than lower('%' || ? || '%') built per row.
     pattern = _contains_pattern(q)
+    on_postgresql = db.engine.dialect.name == "postgresql"
 
     def contains(column: ColumnElement[str]) -> ColumnElement[bool]:
         if on_postgresql:  # ILIKE on the plain column is what the pg_trgm indexes serve
@@ -162,28 +131,29 @@ def _matching(organization_id: int, q: str) -> _Search:
     if on_postgresql:
         # PostgreSQL: UNION rather than OR, so each branch reads its own trigram indexes
         # (migration 0002); the OR made it scan every token.
-        return _Search(
-            ApiToken.id.in_(
-                union(
-                    select(ApiToken.id).where(
-                        ApiToken.organization_id == organization_id, by_token
-                    ),
-                    select(ApiToken.id).where(ApiToken.user_id.in_(owners)),
-                )
+        return ApiToken.id.in_(
+            union(
+                select(ApiToken.id).where(ApiToken.organization_id == organization_id, by_token),
+                select(ApiToken.id).where(ApiToken.user_id.in_(owners)),
             )
         )
-    # SQLite, searches too short for trigrams: one pass over the narrow search index (0003).
-    return _Search(or_(by_token, ApiToken.user_id.in_(owners)), reads_search_index=True)
+    # SQLite: one pass over the narrow search index (migration 0003).
+    return or_(by_token, ApiToken.user_id.in_(owners))
 
 
-def _count(organization_id: int, search: _Search | None) -> int:
+def _search_scan(query: Select) -> Select:
+    """Read the search's columns from the narrow search index, not the table (SQLite)."""
+    return query.with_hint(ApiToken, f"INDEXED BY {SEARCH_INDEX}", "sqlite")
+
+
+def _count(organization_id: int, search: ColumnElement[bool] | None) -> int:
     count = (
         select(func.count())
         .select_from(ApiToken)
         .where(ApiToken.organization_id == organization_id)
     )
     if search is not None:
-        count = search.scan(count)
+        count = _search_scan(count.where(search))
     return db.session.scalar(count)
 
 
@@ -203,13 +173,13 @@ def _find_matches(organization_id: int, q: str) -> _Matches:
     # A rare search is answered by one pass over the search index that collects its matches;
     # a common one stops after FEW_MATCHES + 1, then counts, and the page walks the sort order.
     ids = db.session.scalars(
-        search.scan(select(ApiToken.id).where(ApiToken.organization_id == organization_id)).limit(
-            FEW_MATCHES + 1
-        )
+        _search_scan(
+            select(ApiToken.id).where(ApiToken.organization_id == organization_id, search)
+        ).limit(FEW_MATCHES + 1)
     ).all()
     if len(ids) <= FEW_MATCHES:
         return _Matches(len(ids), ids=list(ids))
-    return _Matches(_count(organization_id, search), condition=search.condition)
+    return _Matches(_count(organization_id, search), condition=search)
 
 
 def _page_query(organization_id: int, matches: _Matches, sort: str, direction: str) -> Select:
