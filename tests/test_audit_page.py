@@ -232,3 +232,31 @@ def test_search_ignores_control_characters_and_bad_utf8(admin_client, tokens, qu
 def test_huge_ids_are_404(admin_client):
     assert admin_client.get("/tokens/99999999999999999999/revoke").status_code == 404
     assert admin_client.get("/team/99999999999999999999").status_code == 404
+
+
+def shown_names(client, q: str, tokens) -> set[str]:
+    page = client.htmx_get("/tokens", query_string={"q": q}).get_data(as_text=True)
+    return {t.name for t in tokens if t.prefix in row_prefixes(page)}
+
+
+def test_search_typed_in_capitals_finds_accented_names(admin_client, tokens):
+    assert shown_names(admin_client, "MÜLLER", tokens) == {"gamma", "Zeta"}
+
+
+def test_short_searches_match_too(admin_client, tokens):
+    assert shown_names(admin_client, "ze", tokens) == {"Zeta"}
+    assert shown_names(admin_client, "Ø", tokens) == set()
+
+
+def test_search_follows_new_revoked_and_renamed_tokens_and_owners(admin_client, tokens, member):
+    fresh, _ = make_token(member, "fresh pipeline")
+    assert shown_names(admin_client, "pipeline", [fresh]) == {"fresh pipeline"}
+    prefix = fresh.prefix
+    admin_client.submit(f"/tokens/{fresh.id}/revoke")
+    assert row_prefixes(admin_client.htmx_get("/tokens?q=pipeline").get_data(as_text=True)) == []
+    assert prefix not in row_prefixes(admin_client.htmx_get("/tokens").get_data(as_text=True))
+    owner = tokens[0].owner
+    owner.full_name = "Renamed Person"
+    db.session.commit()
+    assert shown_names(admin_client, "renamed person", tokens) == {"beta job", "Delta"}
+    assert shown_names(admin_client, "zimmer", tokens) == set()
