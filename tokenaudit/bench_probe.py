@@ -15,7 +15,7 @@ from .models import User
 bp = Blueprint("bench_probe", __name__, url_prefix="/_bench")
 
 
-@bp.get("/users/<int:user_id>/me/")
+@bp.get("/users/<id:user_id>/me/")
 def user_as_me(user_id: int):
     """The user and organization GET /api/v2/me/ would load, rendered by the same function."""
     # With its organization in the same query, as the token check loads the owner's.

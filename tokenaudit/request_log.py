@@ -14,16 +14,18 @@ import time
 
 from flask import Flask, Response, g, request
 
+from .tokens import DISPLAY_PREFIX_LENGTH, TOKEN_PATTERN
+
 log = logging.getLogger("tokenaudit.requests")
 
-# The SPEC's token shape: tka_ + 46 characters of [0-9A-Za-z].
-TOKEN_VALUE = re.compile(r"tka_[0-9A-Za-z]{46}")
 PLAIN_VALUE = re.compile(r"[\w./:@%+-]*")
 
 
 def mask_token_values(text: str) -> str:
     """Replace anything that looks like a whole token value by its public prefix."""
-    return TOKEN_VALUE.sub(lambda match: match.group(0)[:12] + "…[masked]", text)
+    return TOKEN_PATTERN.sub(
+        lambda match: match.group(0)[:DISPLAY_PREFIX_LENGTH] + "…[masked]", text
+    )
 
 
 def logfmt(fields: dict[str, object]) -> str:

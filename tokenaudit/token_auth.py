@@ -42,10 +42,6 @@ class TokenCheck:
     token: ApiToken | None
     failure: str | None = None  # a reason for the log; clients only ever see one message
 
-    @property
-    def prefix(self) -> str | None:
-        return self.token.prefix if self.token else None
-
 
 def check_authorization_header(header: str | None) -> TokenCheck:
     """Check an `Authorization: Token <value>` header, querying the database at most once."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import string
 import zlib
@@ -14,6 +15,11 @@ SECRET_LENGTH = 32
 CHECKSUM_LENGTH = 6
 TOKEN_LENGTH = len(TOKEN_PREFIX) + PUBLIC_ID_LENGTH + SECRET_LENGTH + CHECKSUM_LENGTH  # 50
 DISPLAY_PREFIX_LENGTH = len(TOKEN_PREFIX) + PUBLIC_ID_LENGTH  # 12
+
+# What a whole token value looks like in free text (for masking it in logs, or secret scanners).
+TOKEN_PATTERN = re.compile(
+    re.escape(TOKEN_PREFIX) + f"[0-9A-Za-z]{{{TOKEN_LENGTH - len(TOKEN_PREFIX)}}}"
+)
 
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 _BASE62_SET = frozenset(BASE62)
