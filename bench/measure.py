@@ -27,6 +27,11 @@ def audit_views(common_search: str, rare_search: str) -> list[tuple[str, str]]:
     ]
     # A page number past the end shows the last page.
     views.append(("last page", "page=1000000"))
+    # What a superuser does next with a search: sort it, go to its end.
+    views.append(
+        (f"search {common_search!r}, sort user asc", f"q={common_search}&sort=user&dir=asc")
+    )
+    views.append((f"search {common_search!r}, last page", f"q={common_search}&page=1000000"))
     return views
 
 
@@ -53,6 +58,22 @@ def latency(
     deadline = time.monotonic() + max_seconds
     while len(times) < requests and time.monotonic() < deadline:
         reply = client.get(path, **headers)
+        if reply.status != 200:
+            raise RuntimeError(f"GET {path} answered {reply.status}")
+        times.append(reply.seconds * 1000)
+    return Latency(len(times), percentile(times, 0.50), percentile(times, 0.95))
+
+
+def latency_after_changes(
+    client: Client, path: str, change: Callable[[], None], requests: int, max_seconds: float
+) -> Latency:
+    """Each request right after `change()` (not timed): what the first search after a token is
+    created or revoked costs, when the worker's search copy must be rebuilt."""
+    times: list[float] = []
+    deadline = time.monotonic() + max_seconds
+    while len(times) < requests and time.monotonic() < deadline:
+        change()
+        reply = client.get(path)
         if reply.status != 200:
             raise RuntimeError(f"GET {path} answered {reply.status}")
         times.append(reply.seconds * 1000)

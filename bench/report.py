@@ -56,6 +56,8 @@ class DatabaseResult:
     usage_check: str = ""
     usage_exact: bool = False
     worker_peaks_mib: list[float] = field(default_factory=list)
+    # The search fragment right after a token was created: (p50, p95, requests)
+    search_after_change: tuple[float, float, int] = (0.0, 0.0, 0)
 
     @property
     def auth_ratio(self) -> float:
@@ -91,6 +93,9 @@ def table_lines(result: DatabaseResult) -> list[str]:
         f"| throughput requests per endpoint, concurrency | "
         f"{result.throughput_requests}, {result.concurrency} |",
         f"| last usage exact on every request | {result.usage_check} |",
+        f"| search fragment right after a token is created, p50 / p95 "
+        f"({result.search_after_change[2]} requests) | {result.search_after_change[0]:.1f} / "
+        f"{result.search_after_change[1]:.1f} ms |",
         f"| seed-demo time | {result.seed_seconds:.1f} s |",
         f"| worker peak memory (VmHWM) | {peaks} MiB |",
     ]

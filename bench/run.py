@@ -25,6 +25,7 @@ from bench.measure import (
     check_exact_usage,
     last_usage_after,
     latency,
+    latency_after_changes,
     throughput,
 )
 from bench.report import DatabaseResult, table_lines, target_lines, write_markdown
@@ -47,6 +48,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--usage-checks", type=int, default=50)
+    parser.add_argument("--changes", type=int, default=20, help="searches right after a change")
     parser.add_argument("--postgres", choices=("auto", "skip"), default="auto")
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "benchmarks.md")
     return parser.parse_args(argv)
@@ -83,6 +85,24 @@ def measure_views(port: int, args: argparse.Namespace, result: DatabaseResult) -
     finally:
         page_client.close()
         json_client.close()
+
+
+def measure_search_after_changes(port: int, args: argparse.Namespace, result: DatabaseResult):
+    """A token is created, then the search is asked for: the worker's copy is rebuilt first."""
+    page_client = sign_in(port, ADMIN_EMAIL, PASSWORD)
+    page_client.headers["HX-Request"] = "true"
+    try:
+        run = latency_after_changes(
+            page_client,
+            f"/tokens?q={COMMON_SEARCH}",
+            lambda: api_token(port, ADMIN_EMAIL, PASSWORD),
+            args.changes,
+            args.view_seconds,
+        )
+    finally:
+        page_client.close()
+    result.search_after_change = (run.p50_ms, run.p95_ms, run.count)
+    say(f"  search right after a change: p50 {run.p50_ms:.1f} p95 {run.p95_ms:.1f} ms")
 
 
 def measure_authentication(
@@ -142,6 +162,7 @@ def bench_database(database: SeededDatabase, args: argparse.Namespace, log: Path
     say(f"{database.label}: seeded in {database.seed_seconds:.1f} s")
     with Gunicorn(database.url, workers=args.workers, log_path=log) as server:
         measure_views(server.port, args, result)
+        measure_search_after_changes(server.port, args, result)
         measure_authentication(server.port, database.url, args, result)
         result.worker_peaks_mib = server.peak_memory_mib()
     say("  worker peaks: " + ", ".join(f"{peak:.0f} MiB" for peak in result.worker_peaks_mib))

@@ -244,7 +244,9 @@ def test_search_typed_in_capitals_finds_accented_names(admin_client, tokens):
 
 
 def test_short_searches_match_too(admin_client, tokens):
-    assert shown_names(admin_client, "ze", tokens) == {"Zeta"}
+    # A random prefix may hold "ze" too: those tokens are rightly found as well.
+    by_prefix = {t.name for t in tokens if "ze" in t.prefix.lower()}
+    assert shown_names(admin_client, "ze", tokens) == {"Zeta"} | by_prefix
     assert shown_names(admin_client, "Ø", tokens) == set()
 
 

@@ -10,7 +10,7 @@ NUMBER = r"\d+(?:\.\d+)?"
 TINY = (
     "--users 20 --tokens-per-user 10 --requests-per-view 3 --view-seconds 5"
     " --throughput-requests 30 --throughput-seconds 5 --rounds 1 --concurrency 4"
-    " --usage-checks 4 --postgres skip"
+    " --usage-checks 4 --changes 3 --postgres skip"
 )
 
 
@@ -25,11 +25,15 @@ def test_bench_produces_every_figure(tmp_path: Path):
     )
     assert finished.returncode == 0, finished.stderr[-3000:]
     text = report.read_text()
-    for view in ("default", "search 'grafana'", "sort user desc", "last page"):
+    views = ("default", "search 'grafana'", "sort user desc", "last page")
+    for view in (*views, "search 'grafana', sort user asc", "search 'grafana', last page"):
         assert re.search(rf"\| {re.escape(view)} \| {NUMBER} \| {NUMBER} \| {NUMBER} \|", text)
     assert re.search(rf"token-authenticated GET /api/v2/me/ \| {NUMBER} req/s", text)
     assert re.search(rf"ratio authenticated / unauthenticated \| {NUMBER}", text)
     assert re.search(rf"seed-demo time \| {NUMBER} s", text)
+    assert re.search(
+        rf"right after a token is created.*\(3 requests\) \| {NUMBER} / {NUMBER}", text
+    )
     assert re.search(rf"worker peak memory \(VmHWM\) \| {NUMBER}, {NUMBER} MiB", text)
     assert "4/4 sequential requests recorded exactly" in text
     assert "- Command: `python -m bench" in text

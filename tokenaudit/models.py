@@ -6,7 +6,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, TypeDecorator, func, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    TypeDecorator,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -42,6 +53,9 @@ class Organization(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Bumped by database triggers whenever what a token search reads changes (migration 0004):
+    # each worker's copy of the organization's searchable text is current while it matches.
+    search_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     members: Mapped[list[User]] = relationship(back_populates="organization")
 
@@ -80,14 +94,8 @@ class ApiToken(db.Model):
         Index(
             "ix_api_tokens_org_last_usage", "organization_id", "last_used_method", "last_used_path"
         ),
-        # What a substring search reads (migration 0003); PostgreSQL uses pg_trgm instead.
-        Index(
-            "ix_api_tokens_org_search",
-            "organization_id",
-            func.lower(text("name")),
-            func.lower(text("prefix")),
-            "user_id",
-        ).ddl_if(dialect="sqlite"),
+        # What each worker's search copy is built from, owner by owner (token_search.py).
+        Index("ix_api_tokens_searched", "organization_id", "user_id", "name", "prefix"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
