@@ -18,7 +18,6 @@ from .htmx import redirect_window
 from .request_log import register_request_log
 from .routing import IdConverter
 from .row_urls import register_row_urls
-from .sqlite_hints import enable_sqlite_index_hints
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,8 +61,6 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
-    with app.app_context():
-        enable_sqlite_index_hints(db.engine)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
     mail.init_app(app)
