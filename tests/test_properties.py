@@ -7,10 +7,11 @@ each example compares the database before and after itself instead.
 import string
 
 import pytest
-from conftest import PASSWORD, auth_header, database_snapshot, make_token
+from conftest import PASSWORD, auth_header, database_snapshot, make_token, make_user
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tokenaudit import token_search
 from tokenaudit.token_listing import SORT_COLUMNS
 from tokenaudit.tokens import TOKEN_LENGTH
 
@@ -130,3 +131,48 @@ def test_token_names_from_the_profile_form_never_fail(member_client, name):
     assert response.status_code in (200, 422)
     if response.status_code == 422:
         assert database_snapshot() == before
+
+
+# Letters whose case folding is tricky: ß folds to "ss", İ to two characters, Σ has a final form.
+SEARCH_ALPHABET = "aAsSßẞiIİıσΣς_%1 "
+search_words = st.text(SEARCH_ALPHABET, min_size=1, max_size=6)
+
+
+@pytest.fixture
+def named_tokens(org, admin):
+    """Tokens named from the tricky alphabet, held by owners named from it too."""
+    names = ["Straße", "STRASSE", "İstanbul", "ıi", "ΣΑΣ", "σας", "a_b", "100%", "ss ß", "İİ"]
+    owners = [
+        admin,
+        make_user(org, "ss@acme.test", "Ssß Owner"),
+        make_user(org, "i@acme.test", "İlkay Iş"),
+    ]
+    tokens = [make_token(owners[i % 3], name)[0] for i, name in enumerate(names)]
+    admin_token, admin_value = make_token(admin, "admin script")
+    return [admin_token, *tokens], admin_value
+
+
+@pytest.mark.parametrize("sparse_share", [0.0, 1.0], ids=["scan-each-text", "find-in-one-string"])
+@given(q=search_words)
+def test_search_finds_exactly_the_tokens_a_plain_casefold_filter_finds(
+    client, named_tokens, monkeypatch, sparse_share, q
+):
+    monkeypatch.setattr(token_search, "SPARSE_SHARE", sparse_share)
+    tokens, admin_value = named_tokens
+    response = client.get(
+        "/api/v2/organization/tokens/", query_string={"q": q}, headers=auth_header(admin_value)
+    )
+    assert response.status_code == 200
+    needle = q.strip().casefold()
+    expected = {
+        t.prefix
+        for t in tokens
+        if any(
+            needle in field.casefold()
+            for field in (t.name, t.prefix, t.owner.full_name, t.owner.email)
+        )
+    }
+    if not needle:  # a search of spaces only is no search: every token
+        expected = {t.prefix for t in tokens}
+    assert {token["prefix"] for token in response.json["tokens"]} == expected
+    assert response.json["count"] == len(expected)

@@ -23,7 +23,7 @@ from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass
 from itertools import accumulate, compress, repeat
-from operator import contains
+from operator import contains, not_
 
 from flask import current_app
 from sqlalchemy import String, cast, func, select
@@ -86,11 +86,11 @@ class SearchableTokens:
         hits = list(map(contains, self.texts, repeat(needle)))
         for owned in owners:
             hits[owned.start : owned.stop] = [True] * len(owned)
-        count = hits.count(True)
-        if count <= len(hits) // 2:
-            return Found(count, list(compress(self.token_ids, hits)))
-        others = list(compress(self.token_ids, [not hit for hit in hits]))
-        return Found(count, others, ids_are_the_others=True)
+        matching = list(compress(self.token_ids, hits))
+        if len(matching) <= len(hits) // 2:
+            return Found(len(matching), matching)
+        others = list(compress(self.token_ids, map(not_, hits)))
+        return Found(len(matching), others, ids_are_the_others=True)
 
     def _positions_found_in_text(self, needle: str) -> set[int]:
         text, starts = self.text, self.starts
