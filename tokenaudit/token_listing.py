@@ -135,7 +135,7 @@ def _found_condition(found: Found) -> ColumnElement[bool] | None:
 def _page_query(organization_id: int, found: Found | None, sort: str, direction: str) -> Select:
     """The listing's rows in order, before LIMIT and OFFSET."""
     query = select(ApiToken).join(ApiToken.owner).options(contains_eager(ApiToken.owner))
-    if found and not found.ids_are_the_others and found.count <= FEW_MATCHES:
+    if found is not None and not found.ids_are_the_others and found.count <= FEW_MATCHES:
         # Few: sorting them is cheaper than walking the sort order.
         return query.where(ApiToken.id.in_(found.ids)).order_by(*_order_by(sort, direction))
     if sort == "user":
@@ -144,7 +144,7 @@ def _page_query(organization_id: int, found: Found | None, sort: str, direction:
         query = query.where(User.organization_id == organization_id)
     else:
         query = query.where(ApiToken.organization_id == organization_id)
-    condition = _found_condition(found) if found else None
+    condition = _found_condition(found) if found is not None else None
     if condition is not None:
         query = query.where(condition)
     return query.order_by(*_order_by(sort, direction))
@@ -153,7 +153,7 @@ def _page_query(organization_id: int, found: Found | None, sort: str, direction:
 def find_org_tokens(organization_id: int, params: TokenListParams) -> TokenPage:
     """One page of the organization's tokens matching the search, in the requested order."""
     found = find_tokens(organization_id, params.q) if params.q else None  # None: all tokens
-    total = found.count if found else _count(organization_id)
+    total = found.count if found is not None else _count(organization_id)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     if params.page > pages:
         params = TokenListParams(params.q, params.sort, params.direction, pages)
