@@ -21,9 +21,9 @@ def test_sqlite_connections_use_wal_a_busy_timeout_and_foreign_keys(app):
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
 
 
-def test_migrations_go_down_to_the_initial_schema_and_up_again(app):
+def test_migrations_go_down_to_an_empty_database_and_up_again(app):
     db.session.remove()
-    downgrade(revision="0001")
+    downgrade(revision="base")
     upgrade()
     with db.engine.connect() as connection:
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()

@@ -1,9 +1,12 @@
 """Initial schema: organizations, users, API tokens, activities, mail outbox.
 
-Revision ID: 301dd0576736
-Revises: 
-Create Date: 2026-11-27 20:47:30.654757
+Revision ID: 0001
+Revises:
+Create Date: 2026-11-28
 
+Nothing has been released, so the schema is one migration (the earlier 0002-0004 were folded
+in; docs/benchmark-changes.md keeps their history). Add a new revision for each change from
+the first release on.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -104,11 +107,134 @@ def upgrade():
     # Case-insensitive sorting by token name and owner name reads these expression indexes.
     op.create_index('ix_api_tokens_org_name', 'api_tokens', ['organization_id', sa.text('lower(name)')])
     op.create_index('ix_users_org_lower_name', 'users', ['organization_id', sa.text('lower(full_name)')])
+    _sort_indexes_for_postgresql()
+    _search_version()
 
 
+
+
+
+
+# PostgreSQL: the page sorts `col ASC NULLS FIRST, id ASC` or `col DESC NULLS LAST, id DESC`
+# (never-used tokens count as oldest). Built NULLS FIRST and ending with the id, each index reads
+# forwards for one direction and backwards for the other. SQLite already walks its indexes so.
+# name: (table, columns as PostgreSQL reads them in the page's order)
+POSTGRES_SORT_INDEXES = {
+    'ix_api_tokens_org_created': ('api_tokens', 'organization_id, created_at NULLS FIRST, id'),
+    'ix_api_tokens_org_last_used': ('api_tokens', 'organization_id, last_used_at NULLS FIRST, id'),
+    'ix_api_tokens_org_name': ('api_tokens', 'organization_id, lower(name) NULLS FIRST, id'),
+    'ix_api_tokens_org_prefix': ('api_tokens', 'organization_id, prefix NULLS FIRST, id'),
+    'ix_api_tokens_org_last_usage': (
+        'api_tokens',
+        'organization_id, last_used_method NULLS FIRST, last_used_path NULLS FIRST, id',
+    ),
+    'ix_users_org_lower_name': ('users', 'organization_id, lower(full_name) NULLS FIRST, id'),
+}
+
+
+def _sort_indexes_for_postgresql():
+    if op.get_bind().dialect.name != 'postgresql':
+        return
+    for name, (table, columns) in POSTGRES_SORT_INDEXES.items():
+        op.execute(f'DROP INDEX IF EXISTS {name}')
+        op.execute(f'CREATE INDEX {name} ON {table} ({columns})')
+    # Sorting by user walks owners in name order, then each owner's tokens by id.
+    op.execute('CREATE INDEX ix_api_tokens_user_id_id ON api_tokens (user_id, id)')
+
+
+# The search copy of each worker (token_search.py) is current while organizations.search_version
+# is unchanged; triggers change it whenever a token is created, deleted or renamed or an owner's
+# name or email changes.
+SEARCHED_TOKEN_COLUMNS = ('name', 'prefix', 'user_id', 'organization_id')
+SEARCHED_USER_COLUMNS = ('full_name', 'email', 'organization_id')
+SQLITE_BUMP = 'UPDATE organizations SET search_version = search_version + 1 WHERE id IN ({ids})'
+POSTGRES_BUMP = (
+    'UPDATE organizations SET search_version = pg_current_xact_id()::text::bigint '
+    'WHERE id IN ({ids}) AND search_version <> pg_current_xact_id()::text::bigint'
+)
+
+
+# trigger name: (table, event)
+TRIGGERS = {
+    'tr_api_tokens_search_insert': ('api_tokens', 'INSERT'),
+    'tr_api_tokens_search_delete': ('api_tokens', 'DELETE'),
+    'tr_api_tokens_search_update': (
+        'api_tokens', f'UPDATE OF {", ".join(SEARCHED_TOKEN_COLUMNS)}'
+    ),
+    'tr_users_search_update': ('users', f'UPDATE OF {", ".join(SEARCHED_USER_COLUMNS)}'),
+}
+
+
+def _sqlite_trigger(table: str, event: str) -> str:
+    rows = {'INSERT': 'NEW.organization_id', 'DELETE': 'OLD.organization_id'}
+    ids = rows.get(event, 'OLD.organization_id, NEW.organization_id')
+    return f'AFTER {event} ON {table} BEGIN {SQLITE_BUMP.format(ids=ids)}; END'
+
+
+def _changed(columns: tuple[str, ...]) -> str:
+    return ' OR '.join(f'OLD.{c} IS DISTINCT FROM NEW.{c}' for c in columns)
+
+
+POSTGRES_FUNCTIONS = {
+    # Statement triggers: the inserted or deleted rows are the transition table `changed_rows`.
+    'bump_search_version_of_changed_rows': POSTGRES_BUMP.format(
+        ids='SELECT organization_id FROM changed_rows'
+    ),
+    # Row triggers on UPDATE: a row that moved organization changes both.
+    'bump_search_version_of_row': POSTGRES_BUMP.format(
+        ids='OLD.organization_id, NEW.organization_id'
+    ),
+}
+
+
+def _postgres_trigger(table: str, event: str) -> str:
+    if event in ('INSERT', 'DELETE'):
+        rows = 'NEW' if event == 'INSERT' else 'OLD'
+        return (
+            f'AFTER {event} ON {table} REFERENCING {rows} TABLE AS changed_rows '
+            'FOR EACH STATEMENT EXECUTE FUNCTION bump_search_version_of_changed_rows()'
+        )
+    columns = SEARCHED_TOKEN_COLUMNS if table == 'api_tokens' else SEARCHED_USER_COLUMNS
+    return (
+        f'AFTER {event} ON {table} FOR EACH ROW WHEN ({_changed(columns)}) '
+        'EXECUTE FUNCTION bump_search_version_of_row()'
+    )
+
+
+
+def _search_version():
+    dialect = op.get_bind().dialect.name
+    with op.batch_alter_table('organizations') as batch:
+        batch.add_column(
+            sa.Column('search_version', sa.BigInteger(), nullable=False, server_default='0')
+        )
+    op.create_index(
+        'ix_api_tokens_searched', 'api_tokens', ['organization_id', 'user_id', 'name', 'prefix']
+    )
+    if dialect == 'postgresql':
+        for name, body in POSTGRES_FUNCTIONS.items():
+            op.execute(
+                f'CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS '
+                f'$$ BEGIN {body}; RETURN NULL; END $$'
+            )
+        for name, (table, event) in TRIGGERS.items():
+            op.execute(f'CREATE TRIGGER {name} {_postgres_trigger(table, event)}')
+    elif dialect == 'sqlite':
+        for name, (table, event) in TRIGGERS.items():
+            op.execute(f'CREATE TRIGGER {name} {_sqlite_trigger(table, event)}')
 
 
 def downgrade():
+    if op.get_bind().dialect.name == 'postgresql':
+        for name, (table, _event) in TRIGGERS.items():
+            op.execute(f'DROP TRIGGER {name} ON {table}')
+        for name in POSTGRES_FUNCTIONS:
+            op.execute(f'DROP FUNCTION {name}()')
+        op.execute('DROP INDEX IF EXISTS ix_api_tokens_user_id_id')
+    else:
+        for name in TRIGGERS:
+            op.execute(f'DROP TRIGGER {name}')
+    op.drop_index('ix_api_tokens_searched', table_name='api_tokens')
 
     op.drop_index('ix_users_org_lower_name', table_name='users')
     op.drop_index('ix_api_tokens_org_name', table_name='api_tokens')
