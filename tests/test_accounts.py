@@ -1,5 +1,6 @@
 """Signing in and out (SPEC section 4)."""
 
+import pytest
 from conftest import PASSWORD, make_user
 
 from tokenaudit.extensions import db
@@ -66,11 +67,33 @@ def test_too_many_failed_sign_ins_get_429_with_retry_after(client, admin):
     assert blocked.status_code == 429 and "Retry-After" in blocked.headers
 
 
-def test_next_parameter_only_redirects_within_the_site(client, admin):
+@pytest.mark.parametrize(
+    "next_",
+    [
+        "//evil.example/",
+        "/%09/evil.example/phish",  # browsers drop the tab: //evil.example/phish
+        "/%0d%0a/evil.example/phish",  # a line break in Location was a 500
+        "/%5C/evil.example/",  # browsers read the backslash as a slash
+        "https://evil.example/",
+        "/%0aSet-Cookie:%20x=y",
+    ],
+)
+def test_next_parameter_only_redirects_within_the_site(client, admin, next_):
     token = client.csrf_token()
     data = {"csrf_token": token, "email": admin.email, "password": PASSWORD}
-    response = client.post("/login?next=//evil.example/", data=data)
+    response = client.post(f"/login?next={next_}", data=data)
+    assert response.status_code == 302
     assert response.headers["Location"] == "/"
+    # Signed in already: the login page redirects at once, with the same rule.
+    again = client.get(f"/login?next={next_}")
+    assert again.status_code == 302 and again.headers["Location"] == "/"
+
+
+def test_next_parameter_keeps_a_path_of_this_site(client, admin):
+    token = client.csrf_token()
+    data = {"csrf_token": token, "email": admin.email, "password": PASSWORD}
+    response = client.post("/login?next=/tokens%3Fq%3Ddeploy", data=data)
+    assert response.headers["Location"] == "/tokens?q=deploy"
 
 
 def test_anonymous_users_are_sent_to_login(client):

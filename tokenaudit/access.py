@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import abort, current_app, redirect, request, session, url_for
 from flask_login import current_user, login_required
@@ -114,5 +115,15 @@ def get_org_member_or_404(user_id: int, viewer: User) -> User:
 
 
 def is_safe_next(target: str | None) -> bool:
-    """Only redirect to paths on this site after sign-in."""
-    return bool(target) and target.startswith("/") and not target.startswith(("//", "/\\"))
+    """Only redirect to paths on this site after sign-in.
+
+    Browsers drop tabs and line breaks from a URL and read a backslash as a slash, so
+    `/<TAB>/evil.example` is `//evil.example` to them: any such character makes `next` unsafe
+    (and a line break would otherwise break the Location header).
+    """
+    if not target or not target.startswith("/"):
+        return False
+    if any(char.isspace() or char == "\\" or not char.isprintable() for char in target):
+        return False
+    parts = urlsplit(target)
+    return not target.startswith("//") and not parts.scheme and not parts.netloc
