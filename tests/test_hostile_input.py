@@ -1,7 +1,15 @@
 """Hostile input: oversized, malformed, script-bearing. A clear 4xx, nothing stored, inert text."""
 
 import pytest
-from conftest import PASSWORD, database_snapshot, html_part, make_token, make_user, text_part
+from conftest import (
+    PASSWORD,
+    auth_header,
+    database_snapshot,
+    html_part,
+    make_token,
+    make_user,
+    text_part,
+)
 
 from tokenaudit.extensions import db
 from tokenaudit.models import ApiToken
@@ -93,6 +101,36 @@ def test_invalid_utf8_in_a_form_is_400_and_nothing_is_stored(member_client, name
     assert response.status_code == 400
     assert "not valid UTF-8" in response.get_data(as_text=True)
     assert database_snapshot() == before
+
+
+def multipart_body(fields: dict[str, bytes], boundary: str = "b0undary") -> bytes:
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+        + value
+        + b"\r\n"
+        for name, value in fields.items()
+    ]
+    return b"".join(parts) + f"--{boundary}--\r\n".encode()
+
+
+def test_invalid_utf8_in_a_multipart_form_is_400_and_nothing_is_stored(member_client):
+    before = database_snapshot()
+    body = multipart_body({"csrf_token": member_client.csrf_token().encode(), "name": b"\xff\xfe"})
+    response = member_client.post(
+        "/profile/tokens", data=body, content_type="multipart/form-data; boundary=b0undary"
+    )
+    assert response.status_code == 400
+    assert "not valid UTF-8" in response.get_data(as_text=True)
+    assert database_snapshot() == before
+
+
+def test_a_valid_multipart_form_still_creates_the_token(member_client):
+    body = multipart_body({"csrf_token": member_client.csrf_token().encode(), "name": "ü".encode()})
+    response = member_client.post(
+        "/profile/tokens", data=body, content_type="multipart/form-data; boundary=b0undary"
+    )
+    assert response.status_code == 200
+    assert [token.name for token in db.session.query(ApiToken)] == ["ü"]
 
 
 @pytest.mark.parametrize(
@@ -187,3 +225,15 @@ def test_hostile_names_are_escaped_in_the_email(admin_client, hostile, smtp_serv
     assert "&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<img" not in html and "<script" not in html
     assert HOSTILE[1] in text_part(message)  # plain text needs no escaping
+
+
+@pytest.mark.parametrize("digits", ["٣", "３", "३"])  # 3 in Arabic-Indic, fullwidth, Devanagari
+def test_ids_in_other_scripts_digits_reach_no_token(admin_client, admin, digits):
+    tokens = [make_token(admin, f"token {n}") for n in range(3)]
+    assert tokens[2][0].id == 3
+    api = auth_header(tokens[0][1])
+    assert admin_client.get(f"/tokens/{digits}/revoke").status_code == 404
+    assert admin_client.submit(f"/tokens/{digits}/revoke").status_code == 404
+    assert admin_client.submit(f"/profile/tokens/{digits}/revoke").status_code == 404
+    assert admin_client.delete(f"/api/v2/tokens/{digits}/", headers=api).status_code == 404
+    assert db.session.query(ApiToken).count() == 3

@@ -70,6 +70,8 @@ def test_token_names_are_validated(member_client):
     for name, message in [
         ("", "Give the token a name."),
         ("   ", "Give the token a name."),
+        ("\u200b", "Give the token a name."),  # zero width space: nothing anyone can read
+        ("\u200b\u2066\u00a0", "Give the token a name."),
         ("x" * 101, "at most 100 characters"),
         ("bad\x00name", "control characters"),
     ]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Response, abort, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
 from .htmx import wants_fragment
 
@@ -19,6 +21,7 @@ FRIENDLY_MESSAGES = {
     404: "There is nothing here.",
     405: "That method is not allowed here.",
     413: "The request is too large.",
+    415: "That content type is not accepted here.",
     429: "Too many attempts. Wait a little and try again.",
     500: "Something went wrong on our side. Nothing was changed.",
 }
@@ -65,22 +68,50 @@ def handle_unexpected_error(error: Exception) -> Response:
     return error_response(InternalServerError())
 
 
-TEXT_BODIES = ("application/x-www-form-urlencoded", "application/json")
+TEXT_BODIES = ("application/x-www-form-urlencoded", "application/json", "multipart/form-data")
+
+
+def _multipart_field_values(body: bytes, boundary: str) -> Iterator[bytes]:
+    """The raw bytes of each non-file field of a multipart body."""
+    decoder = MultipartDecoder(boundary.encode("latin-1"))
+    decoder.receive_data(body)
+    decoder.receive_data(None)
+    is_field, chunks = False, []
+    while not isinstance(event := decoder.next_event(), NeedData | Epilogue):
+        if isinstance(event, Field | File):
+            is_field, chunks = isinstance(event, Field), []
+        elif isinstance(event, Data) and is_field:
+            chunks.append(event.data)
+            if not event.more_data:
+                yield b"".join(chunks)
+
+
+def _text_of_body() -> Iterator[bytes]:
+    """The parts of the body that are text: the whole JSON, each form value."""
+    body = request.get_data(cache=True)
+    if request.mimetype == "application/json":
+        yield body
+    elif request.mimetype == "multipart/form-data":
+        try:
+            yield from _multipart_field_values(body, request.mimetype_params.get("boundary", ""))
+        except ValueError:
+            abort(400, "The multipart body is malformed.")
+    else:
+        yield unquote_to_bytes(body.replace(b"+", b" "))
 
 
 def refuse_invalid_utf8() -> None:
-    """400 for a form or JSON body that is not UTF-8.
+    """400 for a form, multipart or JSON body that is not UTF-8.
 
-    Werkzeug would otherwise drop such a form silently (so the client hears "form expired") or
-    keep %FF escapes as literal text (so a name is stored mangled).
+    Werkzeug would otherwise drop such a form silently (so the client hears "form expired"),
+    keep %FF escapes as literal text, or (multipart) replace bad bytes by U+FFFD: a name
+    would be stored mangled.
     """
     if request.mimetype not in TEXT_BODIES or not request.content_length:
         return
-    body = request.get_data(cache=True)
-    if request.mimetype != "application/json":
-        body = unquote_to_bytes(body.replace(b"+", b" "))
     try:
-        body.decode("utf-8")
+        for text in _text_of_body():
+            text.decode("utf-8")
     except UnicodeDecodeError:
         abort(400, "The request body is not valid UTF-8 text.")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .activities import record_activity
 from .extensions import db
 from .models import ApiToken, User
-from .text import has_unstorable_characters
+from .text import has_unstorable_characters, has_visible_characters
 from .text_direction import isolate
 from .tokens import generate_token
 
@@ -21,7 +21,7 @@ def clean_token_name(raw: object) -> str:
     if not isinstance(raw, str):
         raise InvalidTokenName("Token name must be text.")
     name = raw.strip()
-    if not name:
+    if not has_visible_characters(name):
         raise InvalidTokenName("Give the token a name.")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidTokenName(f"Token name must be at most {MAX_NAME_LENGTH} characters.")

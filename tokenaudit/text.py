@@ -16,3 +16,13 @@ def without_unstorable_characters(text: str) -> str:
     return "".join(
         char for char in text if unicodedata.category(char) not in _UNSTORABLE_CATEGORIES
     )
+
+
+# Letters, marks, numbers, punctuation, symbols: what a reader can see. Format characters
+# (U+200B zero width space, bidi controls) and separators alone make a name nobody can read.
+_VISIBLE_CATEGORY_CLASSES = ("L", "N", "P", "S")
+
+
+def has_visible_characters(text: str) -> bool:
+    """Whether the text shows anything at all (not only spaces and invisible characters)."""
+    return any(unicodedata.category(char)[0] in _VISIBLE_CATEGORY_CLASSES for char in text)
