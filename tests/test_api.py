@@ -48,12 +48,14 @@ def test_token_round_trip_create_use_show_usage_revoke(client, member):
     assert_401(get_me(client, value))
 
 
-def test_api_token_auth_accepts_form_bodies(client, member):
-    response = client.post(
-        "/api/v2/api-token-auth/", data={"username": member.email, "password": PASSWORD}
-    )
-    assert response.status_code == 200
-    assert get_me(client, response.json["token"]).status_code == 200
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain"])
+def test_api_token_auth_refuses_anything_but_json_with_415(client, member, content_type):
+    """A web page can post forms and text cross-site from its visitors' browsers, not JSON."""
+    body = f"username={member.email}&password={PASSWORD}"
+    response = client.post("/api/v2/api-token-auth/", data=body, content_type=content_type)
+    assert response.status_code == 415
+    assert "JSON" in response.json["detail"]
+    assert db.session.query(ApiToken).count() == 0
 
 
 @pytest.mark.parametrize(

@@ -42,13 +42,16 @@ def token_json(token: ApiToken, with_user: bool = False) -> dict:
 
 
 def _credentials() -> dict:
-    """The api-token-auth body, JSON or form; 400 unless it is an object of strings."""
-    if request.is_json:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            abort(400, "The request body must be a JSON object.")
-    else:
-        body = request.form.to_dict()
+    """The api-token-auth body: JSON only (415 otherwise); 400 unless an object of strings.
+
+    A web page can make its visitors' browsers post a form anywhere, but not JSON (that needs a
+    CORS preflight we never grant): refusing forms stops pages using visitors to guess passwords.
+    """
+    if not request.is_json:
+        abort(415, "Send the credentials as JSON (Content-Type: application/json).")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, "The request body must be a JSON object.")
     for field in ("username", "password"):
         if not isinstance(body.get(field), str) or not body[field]:
             abort(400, f"The field “{field}” is required and must be a string.")
