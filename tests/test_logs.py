@@ -1,11 +1,16 @@
 """Logs: one line per request, every authentication failure with its reason, never a secret."""
 
+import http.client
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterable
 
 import pytest
-from conftest import PASSWORD, auth_header, make_token
+from conftest import PASSWORD, auth_header, free_port, make_token
 from flask import g
+from servers import PROJECT_ROOT, wait_until_listening
 
 from tokenaudit.extensions import db
 from tokenaudit.tokens import generate_token
@@ -123,3 +128,30 @@ def test_no_log_line_ever_holds_a_token_value_or_password(client, admin, member,
     assert request_lines(log_records) and auth_failures(log_records)
     for secret_text in (value, value[12:], created, created[12:], secret, PASSWORD):
         assert secret_text not in logged
+
+
+def test_development_server_logs_no_query_string(database_url, tmp_path):
+    """`make run` (flask run): Werkzeug's own access line, with the query, is dropped."""
+    port = free_port()
+    log_path = tmp_path / "flask-run.log"
+    environment = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "test secret key"}
+    with log_path.open("wb") as log_file:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "run", "--port", str(port)],
+            cwd=PROJECT_ROOT,
+            env=environment,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until_listening(port, server)
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request("GET", "/login?next=/tokens&secret=s3cr3t-in-query")
+            assert connection.getresponse().status == 200
+            connection.close()
+        finally:
+            server.terminate()
+            server.wait(10)
+    output = log_path.read_text()
+    assert "method=GET path=/login status=200" in output
+    assert "s3cr3t-in-query" not in output

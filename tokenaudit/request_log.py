@@ -62,10 +62,14 @@ def request_fields(response: Response) -> dict[str, object]:
 
 
 class DropWerkzeugAccessLines(logging.Filter):
-    """The development server's own access line repeats ours, with the query string: drop it."""
+    """The development server's own access line repeats ours, with the query string: drop it.
+
+    Werkzeug puts the client's address and the time in front of its format before logging
+    (`127.0.0.1 - - [date] "%s" %s %s`), so the format is recognised by its end.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (isinstance(record.msg, str) and record.msg.startswith('"%s" %s %s'))
+        return not (isinstance(record.msg, str) and record.msg.endswith('"%s" %s %s'))
 
 
 def register_request_log(app: Flask) -> None:
