@@ -27,7 +27,7 @@ def test_token_round_trip_create_use_show_usage_revoke(client, member):
     assert created.status_code == 200
     value = created.json["token"]
     assert created.json["name"] == "laptop" and created.json["prefix"] == value[:12]
-    assert created.headers["Cache-Control"] == "no-store"
+    assert created.headers["Cache-Control"] == "private, no-store"
 
     me = get_me(client, value)
     assert me.status_code == 200

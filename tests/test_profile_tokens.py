@@ -37,7 +37,8 @@ def test_create_token_shows_the_value_once(member_client, member):
     response = member_client.submit("/profile/tokens", {"name": "  Laptop  "})
     page = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Cache-Control"] == "private, no-store"
+    assert 'hx-history="false"' in page
     token = db.session.query(ApiToken).one()
     assert token.name == "Laptop"
     value = page.split(VALUE_PATTERN)[1].split('value="')[1].split('"')[0]

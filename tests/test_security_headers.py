@@ -81,3 +81,23 @@ def test_cookies_are_secure_outside_development(monkeypatch, tmp_path: Path, env
     assert config["REMEMBER_COOKIE_SECURE"] is secure
     assert config["SESSION_COOKIE_HTTPONLY"] and config["REMEMBER_COOKIE_HTTPONLY"]
     assert config["SESSION_COOKIE_SAMESITE"] == config["REMEMBER_COOKIE_SAMESITE"] == "Lax"
+
+
+@pytest.mark.parametrize("path", ["/", "/team", "/tokens", "/tokens?q=ci", "/profile/tokens"])
+def test_every_signed_in_page_is_kept_out_of_every_cache(admin_client, path):
+    response = admin_client.get(path)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "private, no-store"
+    fragment = admin_client.htmx_get(path)
+    assert fragment.headers["Cache-Control"] == "private, no-store"
+
+
+@pytest.mark.parametrize("path", ["/api/v2/me/", "/api/v2/tokens/", "/api/v2/organization/tokens/"])
+def test_every_api_answer_is_kept_out_of_every_cache(client, admin, path):
+    _, value = make_token(admin)
+    response = client.get(path, headers=auth_header(value))
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "private, no-store"
+    refused = client.get(path)
+    assert refused.status_code == 401
+    assert refused.headers["Cache-Control"] == "private, no-store"

@@ -15,7 +15,7 @@ from .config import load_config
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
 from .formatting import register_filters
 from .htmx import redirect_window
-from .request_log import register_request_log
+from .request_log import register_request_log, signed_in_user_id
 from .routing import IdConverter
 from .row_urls import register_row_urls
 
@@ -125,9 +125,18 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+def _shows_account_data() -> bool:
+    """Whether this answer is for a signed-in user or the API: never to be cached anywhere."""
+    return request.blueprint == "api" or signed_in_user_id() is not None
+
+
 def register_security_headers(app: Flask) -> None:
     @app.after_request
     def add_security_headers(response: Response) -> Response:
+        if _shows_account_data():
+            # Tokens, names and emails: not in a shared cache, not on disk, not in the back
+            # button's copy (a new token's value is on such a page).
+            response.headers["Cache-Control"] = "private, no-store"
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")

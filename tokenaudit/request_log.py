@@ -39,7 +39,7 @@ def logfmt(fields: dict[str, object]) -> str:
     return " ".join(parts)
 
 
-def _signed_in_user_id() -> int | None:
+def signed_in_user_id() -> int | None:
     """The session user's id, if this request loaded one (never loads it just for the log)."""
     user = g.get("_login_user")  # where Flask-Login keeps the user it loaded for this request
     return user.id if user is not None and user.is_authenticated else None
@@ -55,7 +55,7 @@ def request_fields(response: Response) -> dict[str, object]:
         "path": mask_token_values(request.path),
         "status": response.status_code,
         "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
-        "user_id": api_user.id if api_user is not None else _signed_in_user_id(),
+        "user_id": api_user.id if api_user is not None else signed_in_user_id(),
         "token": api_token.prefix if api_token is not None else None,
         "remote_addr": request.remote_addr,
     }

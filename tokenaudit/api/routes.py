@@ -85,9 +85,8 @@ def create_token():
         abort(403, "You do not have permission to create and manage personal API tokens.")
     token, value = create_personal_token(user, name)
     # 200 rather than 201, as the api-token-auth endpoint of the product this is modelled on.
-    response = jsonify(token=value, prefix=token.prefix, name=token.name)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    # Cache-Control: no-store, as on every API answer (register_security_headers).
+    return jsonify(token=value, prefix=token.prefix, name=token.name)
 
 
 def user_json(user: User) -> dict:

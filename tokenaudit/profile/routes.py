@@ -39,9 +39,6 @@ def _render_tokens_page(
         ),
         status,
     )
-    if new_value:
-        # The value is shown exactly once: no cache, no back-button copy, may keep it.
-        response.headers["Cache-Control"] = "no-store"
     return vary_on_htmx(response)
 
 
