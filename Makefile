@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
 	@echo "Serving on http://127.0.0.1:5000 - sign in as admin@demo.example.com / demo-password"
-	SESSION_COOKIE_SECURE=false $(FLASK) run --host 127.0.0.1 --port 5000
+	SESSION_COOKIE_SECURE=false EXTERNAL_URL=http://127.0.0.1:5000 $(FLASK) run --host 127.0.0.1 --port 5000
 
 # Production-style: gunicorn with gunicorn.conf.py (settings from the environment; see README).
 serve: $(STAMP)

@@ -1,9 +1,13 @@
 """Revoking from the audit page and its API twin (SPEC section 6), with a real SMTP server."""
 
+import re
+
 import pytest
 from conftest import auth_header, html_part, make_org, make_token, make_user, text_part
 
+from tokenaudit.config import load_config
 from tokenaudit.extensions import db
+from tokenaudit.external_links import InvalidExternalUrl
 from tokenaudit.models import Activity, ApiToken, OutboxEmail
 
 
@@ -68,7 +72,7 @@ def test_superuser_revoke_deletes_records_activity_and_emails_owner(
         assert "Deploy bot" in part and prefix in part
         assert "superuser Carol Admin" in part
         assert "UTC" in part and "401 Unauthorized" in part
-        assert "http://tokenaudit.test/profile/tokens" in part
+        assert "http://127.0.0.1:5000/profile/tokens" in part  # EXTERNAL_URL's default
         assert value not in part
 
 
@@ -160,3 +164,48 @@ def test_revoking_a_gone_token_without_javascript_says_so(admin_client, doomed):
     page = again.get_data(as_text=True)
     assert "already been revoked" in page and page.count("already been revoked") == 1
     assert db.session.query(Activity).filter_by(kind="token_revoked").count() == 1
+
+
+LINK = re.compile(r"""(?:href=["']|^)(https?://[^\s"'<>]+)""", re.MULTILINE)
+
+
+# No SERVER_NAME, as in production: the app then answers whatever Host a request names.
+@pytest.mark.parametrize(
+    "app_config", [{"EXTERNAL_URL": "https://tokens.example.com/audit", "SERVER_NAME": None}]
+)
+@pytest.mark.parametrize("route", ["page", "api"])
+def test_email_links_use_external_url_never_the_host_header(
+    client, admin, member, doomed, smtp_server, route
+):
+    """A revoke requested with a forged Host header still mails the owner a link to us."""
+    token, _ = doomed
+    forged = {"Host": "login.evil-phish.example"}
+    if route == "page":
+        client.sign_in(admin.email)
+        data = {"csrf_token": client.csrf_token()}
+        # The signed-in superuser's own session, sent to us with a Host header naming another
+        # site (the test client picks cookies by the Host header, so give it one for that host).
+        session = client.get_cookie("session").value
+        client.set_cookie("session", session, domain=forged["Host"])
+        response = client.post(f"/tokens/{token.id}/revoke", data=data, headers=forged)
+    else:
+        _, admin_value = make_token(admin)
+        headers = {**auth_header(admin_value), **forged}
+        response = client.delete(f"/api/v2/organization/tokens/{token.id}/", headers=headers)
+    assert response.status_code in (204, 302)
+    [message] = smtp_server.messages
+    for part in (text_part(message), html_part(message)):
+        assert "evil-phish" not in part
+        links = LINK.findall(part)
+        assert links and all(link.startswith("https://tokens.example.com/audit/") for link in links)
+        assert "https://tokens.example.com/audit/profile/tokens" in links
+
+
+@pytest.mark.parametrize("url", ["tokens.example.com", "ftp://tokens.example.com", "https://"])
+def test_an_external_url_that_is_not_an_absolute_http_address_is_refused_at_start(
+    monkeypatch, tmp_path, url
+):
+    monkeypatch.setenv("EXTERNAL_URL", url)
+    monkeypatch.setenv("SECRET_KEY", "x")
+    with pytest.raises(InvalidExternalUrl, match="EXTERNAL_URL must be an absolute"):
+        load_config(tmp_path)

@@ -4,6 +4,8 @@ import os
 import secrets
 from pathlib import Path
 
+from .external_links import check_external_url
+
 
 def _instance_secret_key(instance_path: Path) -> str:
     """Return the development secret key, generating it once into instance/."""
@@ -44,6 +46,11 @@ def load_config(instance_path: Path) -> dict:
     return {
         "SECRET_KEY": os.environ.get("SECRET_KEY") or _instance_secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url,
+        # Where users reach the app: every link in an email starts with it (never the Host
+        # header of the request that caused the email). `make run` serves it on 127.0.0.1:5000.
+        "EXTERNAL_URL": check_external_url(
+            os.environ.get("EXTERNAL_URL") or "http://127.0.0.1:5000"
+        ),
         "MAIL_SERVER": mail_server,
         "MAIL_PORT": int(os.environ.get("MAIL_PORT") or 25),
         "MAIL_USE_TLS": _env_bool("MAIL_USE_TLS"),

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import render_template, url_for
+from flask import render_template
 from sqlalchemy import delete
 
 from .activities import record_activity
 from .extensions import db
+from .external_links import external_url
 from .models import ApiToken, User, utcnow
 from .outbox import deliver, queue_email
 from .text_direction import isolate
@@ -66,7 +67,7 @@ def revoke_token(token: ApiToken, actor: User) -> Revocation:
             "prefix": token.prefix,
             "revoked_by": revoked_by,
             "revoked_at": revoked_at,
-            "profile_url": url_for("profile.tokens", _external=True),
+            "profile_url": external_url("profile.tokens"),
         }
         email = queue_email(
             recipient=owner.email,
