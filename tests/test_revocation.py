@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from conftest import auth_header, html_part, make_org, make_token, make_user, text_part
+from conftest import PASSWORD, auth_header, html_part, make_org, make_token, make_user, text_part
 
 from tokenaudit.config import load_config
 from tokenaudit.extensions import db
@@ -209,3 +209,34 @@ def test_an_external_url_that_is_not_an_absolute_http_address_is_refused_at_star
     monkeypatch.setenv("SECRET_KEY", "x")
     with pytest.raises(InvalidExternalUrl, match="EXTERNAL_URL must be an absolute"):
         load_config(tmp_path)
+
+
+def create_token_by_api(client, email: str) -> str:
+    response = client.post(
+        "/api/v2/api-token-auth/", json={"username": email, "password": PASSWORD, "name": "new"}
+    )
+    assert response.status_code == 200
+    return response.json["token"]
+
+
+@pytest.mark.parametrize("route", ["audit page", "profile", "api"])
+def test_a_repeated_revoke_never_reaches_a_token_created_since(
+    client, admin, member, smtp_server, route
+):
+    """A stale revoke (double submit, back button, retried script) of a revoked id is 404: the
+    id is never given to a newer token (SQLite reused the highest id after a delete)."""
+    _, older_value = make_token(member, "older")
+    newest, _ = make_token(member, "newest")
+    if route == "audit page":
+        client.sign_in(admin.email)
+        revoke = lambda: client.submit(f"/tokens/{newest.id}/revoke")  # noqa: E731
+    elif route == "profile":
+        client.sign_in(member.email)
+        revoke = lambda: client.submit(f"/profile/tokens/{newest.id}/revoke")  # noqa: E731
+    else:
+        headers = auth_header(older_value)
+        revoke = lambda: client.delete(f"/api/v2/tokens/{newest.id}/", headers=headers)  # noqa: E731
+    assert revoke().status_code in (204, 302)
+    new_value = create_token_by_api(client, member.email)
+    assert revoke().status_code == 404
+    assert client.get("/api/v2/me/", headers=auth_header(new_value)).status_code == 200

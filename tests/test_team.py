@@ -87,3 +87,17 @@ def test_members_of_other_organizations_are_404(admin_client):
 def test_member_edit_without_csrf_changes_nothing(admin_client, member):
     assert admin_client.post(f"/team/{member.id}", data={"is_superuser": "y"}).status_code == 400
     assert db.session.get(User, member.id).is_superuser is False
+
+
+def test_team_token_counts_are_the_organizations_tokens_only(admin_client, member, org):
+    """A token is counted where it belongs (its organization_id), as the home card counts it:
+    Bob still holds a token from when he was in Initech; Acme's Team page must not count it."""
+    make_token(member, "acme script")
+    old_token, _ = make_token(member, "initech script")
+    old_token.organization_id = make_org("Initech").id
+    db.session.commit()
+    page = admin_client.get("/team").get_data(as_text=True)
+    bob_row = page.split("Bob Builder", 1)[1].split("</tr>", 1)[0]
+    assert "<td>1</td>" in bob_row and "<td>2</td>" not in bob_row
+    home = admin_client.get("/").get_data(as_text=True)
+    assert "1</span> token held across the organization" in home

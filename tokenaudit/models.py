@@ -96,6 +96,8 @@ class ApiToken(db.Model):
         ),
         # What each worker's search copy is built from, owner by owner (token_search.py).
         Index("ix_api_tokens_searched", "organization_id", "user_id", "name", "prefix"),
+        # SQLite: never give a revoked token's id to a new token (see the migration).
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -24,6 +24,7 @@ def team_members(organization_id: int) -> list[tuple[User, int]]:
     """Members of the organization with how many tokens each holds, by name."""
     token_counts = (
         select(ApiToken.user_id, func.count(ApiToken.id).label("count"))
+        .where(ApiToken.organization_id == organization_id)
         .group_by(ApiToken.user_id)
         .subquery()
     )

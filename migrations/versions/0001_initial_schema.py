@@ -95,7 +95,11 @@ def upgrade():
     sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], ),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('prefix')
+    sa.UniqueConstraint('prefix'),
+    # SQLite: AUTOINCREMENT, so the id of a revoked token is never given to a new one (SQLite
+    # otherwise reuses the highest id after a delete, and a stale page or revoke would reach
+    # the newcomer). PostgreSQL's sequences never reuse ids anyway.
+    sqlite_autoincrement=True,
     )
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.create_index('ix_api_tokens_org_created', ['organization_id', 'created_at'], unique=False)
