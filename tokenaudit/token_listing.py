@@ -137,6 +137,7 @@ def _page_query(organization_id: int, found: Found | None, sort: str, direction:
     query = select(ApiToken).join(ApiToken.owner).options(contains_eager(ApiToken.owner))
     if found is not None and not found.ids_are_the_others and found.count <= FEW_MATCHES:
         # Few: sorting them is cheaper than walking the sort order.
+        query = query.where(ApiToken.organization_id == organization_id)  # ids from a cache
         return query.where(ApiToken.id.in_(found.ids)).order_by(*_order_by(sort, direction))
     if sort == "user":
         # Filtering on the owner's organization (always the token's own) lets the database
