@@ -1,7 +1,10 @@
 """Organization home, Team page and team-member edit page (SPEC section 4)."""
 
+import threading
+
 import pytest
 from conftest import auth_header, make_org, make_token, make_user
+from sqlalchemy import update
 
 from tokenaudit.extensions import db
 from tokenaudit.models import Activity, User
@@ -101,3 +104,46 @@ def test_team_token_counts_are_the_organizations_tokens_only(admin_client, membe
     assert "<td>1</td>" in bob_row and "<td>2</td>" not in bob_row
     home = admin_client.get("/").get_data(as_text=True)
     assert "1</span> token held across the organization" in home
+
+
+ROUNDS = 6
+
+
+def post_at_once(requests: list[tuple]) -> list[int]:
+    """POST each (client, path, form) from its own thread, released together; the statuses."""
+    start = threading.Barrier(len(requests))
+    statuses = []
+
+    def post(client, path, form):
+        start.wait(timeout=10)
+        statuses.append(client.post(path, data=form).status_code)
+
+    threads = [threading.Thread(target=post, args=request) for request in requests]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return statuses
+
+
+def test_two_superusers_demoting_each_other_at_once_leave_one(app, org, make_client):
+    """Concurrent requests, each seeing the other superuser still there: one must be refused."""
+    first = make_user(org, "ann@acme.test", "Ann", superuser=True)
+    second = make_user(org, "ben@acme.test", "Ben", superuser=True)
+    clients = {first.id: make_client(), second.id: make_client()}
+    clients[first.id].sign_in(first.email)
+    clients[second.id].sign_in(second.email)
+    pairs = [(clients[first.id], second.id), (clients[second.id], first.id)]
+    demote = {"is_active": "y", "can_manage_tokens": "y"}  # superuser box left unticked
+    for _ in range(ROUNDS):
+        db.session.execute(update(User).values(is_superuser=True))
+        db.session.commit()
+        requests = [
+            (client, f"/team/{target}", {**demote, "csrf_token": client.csrf_token()})
+            for client, target in pairs
+        ]
+        statuses = post_at_once(requests)
+        db.session.expire_all()
+        superusers = db.session.query(User).filter_by(is_superuser=True, is_active=True).count()
+        assert superusers == 1, statuses
+        assert sorted(statuses) in ([302, 400], [302, 403])  # the loser may be demoted already

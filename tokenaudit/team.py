@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, func, select, update
 
 from .activities import record_activity
 from .extensions import db
-from .models import ApiToken, User
+from .models import ApiToken, Organization, User
 from .text_direction import isolate
 
 PERMISSION_LABELS = {
@@ -56,14 +56,37 @@ def home_card_counts(viewer: User) -> dict[str, int]:
     return counts
 
 
-def _active_superusers(organization_id: int) -> int:
-    return db.session.scalar(
-        select(func.count(User.id)).where(
-            User.organization_id == organization_id,
+def _other_active_superusers(member: User) -> ScalarSelect[int]:
+    return (
+        select(func.count(User.id))
+        .where(
+            User.organization_id == member.organization_id,
+            User.id != member.id,
             User.is_superuser.is_(True),
             User.is_active.is_(True),
         )
+        .scalar_subquery()
     )
+
+
+def _apply_keeping_a_superuser(member: User, changes: dict[str, bool]) -> bool:
+    """Apply changes that take a superuser away, unless no other active superuser remains.
+
+    Checked and written in one statement, after locking the organization's row (PostgreSQL;
+    SQLite runs one writing statement at a time): two superusers demoting each other at once
+    cannot both see the other one still there.
+    """
+    db.session.execute(
+        select(Organization.id).where(Organization.id == member.organization_id).with_for_update()
+    )
+    applied = db.session.execute(
+        update(User)
+        .where(User.id == member.id, _other_active_superusers(member) >= 1)
+        .values(**changes)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expire(member)
+    return applied == 1
 
 
 def change_permissions(member: User, actor: User, wanted: dict[str, bool]) -> list[str]:
@@ -76,15 +99,20 @@ def change_permissions(member: User, actor: User, wanted: dict[str, bool]) -> li
         and member.is_active
         and (changes.get("is_superuser") is False or changes.get("is_active") is False)
     )
-    if loses_superuser and _active_superusers(member.organization_id) <= 1:
-        if member.id == actor.id:
+    if loses_superuser:
+        if not _apply_keeping_a_superuser(member, changes):
+            db.session.rollback()
+            if member.id == actor.id:
+                raise PermissionChangeRefused(
+                    "You are the last superuser of this organization: make someone else a "
+                    "superuser before removing your own superuser flag or deactivating yourself."
+                )
             raise PermissionChangeRefused(
-                "You are the last superuser of this organization: make someone else a "
-                "superuser before removing your own superuser flag or deactivating yourself."
+                "The organization must keep at least one active superuser."
             )
-        raise PermissionChangeRefused("The organization must keep at least one active superuser.")
-    for field, value in changes.items():
-        setattr(member, field, value)
+    else:
+        for field, value in changes.items():
+            setattr(member, field, value)
     described = [
         f"{PERMISSION_LABELS[field]} {'on' if value else 'off'}" for field, value in changes.items()
     ]
