@@ -66,6 +66,8 @@ PAGES = [
     ("POST", "/profile/tokens/{token}/revoke", {}, (302, 403, 302, 404, 404)),
     ("GET", "/reauthenticate", None, (302, 200, 200, 200, 200)),
     ("POST", "/logout", {}, (302, 302, 302, 302, 302)),
+    ("GET", "/sessions", None, (302, 200, 200, 200, 200)),
+    ("POST", "/sessions/revoke", {}, (302, 302, 302, 302, 302)),
 ]
 # (method, path, status for: anonymous, no permission, holder, other org, superuser)
 API = [

@@ -9,6 +9,7 @@ from conftest import PASSWORD, database_snapshot, make_token
 ROUTES = {
     "/login": {"email": "carol@acme.test", "password": PASSWORD},
     "/logout": {},
+    "/sessions/revoke": {},
     "/reauthenticate": {"password": PASSWORD},
     "/team/{member}": {"is_superuser": "y", "is_active": "y", "can_manage_tokens": "y"},
     "/tokens/{members_token}/revoke": {},

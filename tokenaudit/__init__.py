@@ -71,13 +71,18 @@ def register_extensions(app: Flask) -> None:
 
     from .accounts import log_auth_failure
     from .models import User
+    from .sessions import session_is_live
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        # A deactivated user's existing sessions end at once.
+        # A deactivated user's existing sessions end at once; a signed-out, idle or revoked
+        # session's cookie is refused even though its signature is still good.
         user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
         if user is not None and not user.is_active:
             log_auth_failure("session of a deactivated user", user_id=user.id)
+            return None
+        if user is not None and not session_is_live(user):
+            log_auth_failure("session ended or idle", user_id=user.id)
             return None
         return user
 

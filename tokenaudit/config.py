@@ -76,6 +76,8 @@ def load_config(instance_path: Path) -> dict:
         "REMEMBER_COOKIE_SECURE": cookies_need_https,
         "WTF_CSRF_TIME_LIMIT": None,
         "REAUTH_SECONDS": 600,
+        # A session unused this long ends on the server (SPEC 13); 12 hours by default.
+        "SESSION_IDLE_MINUTES": int(os.environ.get("SESSION_IDLE_MINUTES") or 720),
         "BCRYPT_ROUNDS": 12,
         # memory:// counts per process; redis://host:6379/0 shares the limits between servers.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or "memory://",

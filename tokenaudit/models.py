@@ -115,6 +115,20 @@ class ApiToken(db.Model):
     owner: Mapped[User] = relationship(back_populates="tokens")
 
 
+class UserSession(db.Model):
+    """A signed-in browser: signing out deletes it, and with it every copy of the cookie."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # SHA-256 of the random secret kept in the (signed) session cookie; never the secret.
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Written at most once a minute (sessions.py), not on every request.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Activity(db.Model):
     """Something that happened, recorded against a user. Never edited or deleted."""
 

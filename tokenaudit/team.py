@@ -7,6 +7,7 @@ from sqlalchemy import ScalarSelect, func, select, update
 from .activities import record_activity
 from .extensions import db
 from .models import ApiToken, Organization, User
+from .sessions import end_all_sessions
 from .text_direction import isolate
 
 PERMISSION_LABELS = {
@@ -113,6 +114,9 @@ def change_permissions(member: User, actor: User, wanted: dict[str, bool]) -> li
     else:
         for field, value in changes.items():
             setattr(member, field, value)
+    if changes.get("is_active") is False:
+        # Every session ends now, and stays ended if the member is reactivated later.
+        end_all_sessions(member.id)
     described = [
         f"{PERMISSION_LABELS[field]} {'on' if value else 'off'}" for field, value in changes.items()
     ]

@@ -110,6 +110,7 @@ def upgrade():
 
     # Case-insensitive sorting by token name and owner name reads these expression indexes.
     op.create_index('ix_api_tokens_org_name', 'api_tokens', ['organization_id', sa.text('lower(name)')])
+    _user_sessions()
     op.create_index('ix_users_org_lower_name', 'users', ['organization_id', sa.text('lower(full_name)')])
     _sort_indexes_for_postgresql()
     _search_version()
@@ -228,7 +229,24 @@ def _search_version():
             op.execute(f'CREATE TRIGGER {name} {_sqlite_trigger(table, event)}')
 
 
+def _user_sessions():
+    # Server-side sessions (SPEC 13): signing out deletes the row, so a copied cookie dies too.
+    op.create_table('user_sessions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('digest', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('last_seen_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('digest')
+    )
+    op.create_index(op.f('ix_user_sessions_user_id'), 'user_sessions', ['user_id'], unique=False)
+
+
 def downgrade():
+    op.drop_index(op.f('ix_user_sessions_user_id'), table_name='user_sessions')
+    op.drop_table('user_sessions')
     if op.get_bind().dialect.name == 'postgresql':
         for name, (table, _event) in TRIGGERS.items():
             op.execute(f'DROP TRIGGER {name} ON {table}')

@@ -1,5 +1,5 @@
 from flask import flash, g, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 
 from ..access import is_safe_next, note_password_entered
 from ..accounts import (
@@ -13,6 +13,7 @@ from ..accounts import (
 from ..extensions import db, limiter
 from ..forms import EmptyForm
 from ..models import utcnow
+from ..sessions import end_other_sessions, end_session, live_sessions, start_session
 from . import bp
 from .forms import LoginForm, ReauthForm
 
@@ -38,7 +39,7 @@ def login():
     if form.validate_on_submit():
         user = authenticate_user(form.email.data, form.password.data)
         if user is not None:
-            login_user(user)
+            start_session(user)
             user.last_login_at = utcnow()
             db.session.commit()
             note_password_entered()
@@ -51,10 +52,34 @@ def login():
 @bp.post("/logout")
 def logout():
     """Sign out (a POST with CSRF, so another site cannot sign you out)."""
+    if not EmptyForm().validate_on_submit():
+        return redirect(url_for("auth.login"))
+    if current_user.is_authenticated:
+        end_session(current_user.id)
+    flash("You have signed out.", "info")
+    response = redirect(url_for("auth.login"))
+    # htmx keeps pages (token table included) in sessionStorage for its history: drop them.
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    return response
+
+
+@bp.post("/sessions/revoke")
+@login_required
+def revoke_other_sessions():
+    """Sign out every other browser signed in to this account."""
     if EmptyForm().validate_on_submit():
-        logout_user()
-        flash("You have signed out.", "info")
-    return redirect(url_for("auth.login"))
+        ended = end_other_sessions(current_user.id)
+        flash(f"Signed out {ended} other session{'s' if ended != 1 else ''}.", "success")
+    return redirect(url_for("auth.sessions"))
+
+
+@bp.get("/sessions")
+@login_required
+def sessions():
+    """Your sessions: where you are signed in, and a button to sign out the others."""
+    return render_template(
+        "auth/sessions.html", sessions=live_sessions(current_user.id), form=EmptyForm()
+    )
 
 
 @bp.route("/reauthenticate", methods=["GET", "POST"])
