@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import cache
 
 import bcrypt
-from flask import current_app, g, request
+from flask import current_app, request
+from flask_limiter.util import get_remote_address
+from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from .extensions import db
-from .models import User
+from .extensions import db, limiter
+from .models import KnownSignInAddress, User, utcnow
 from .request_log import logfmt, mask_token_values
 from .text import has_unstorable_characters
 
@@ -21,8 +25,11 @@ MIN_PASSWORD_LENGTH = 8
 # bcrypt only reads the first 72 bytes; longer passwords are refused rather than truncated.
 MAX_PASSWORD_BYTES = 72
 
-# Failed sign-ins, per client address and per account (SPEC section 7: 429 on too many).
-LOGIN_LIMITS = ("10 per minute", "20 per hour")
+# One sign-in budget per account and one per client address, shared by /login,
+# /api/v2/api-token-auth/ and re-authentication (SPEC 13), 429 beyond it. Every attempt is
+# counted (an atomic increment) before its password is checked, so concurrent guesses cannot
+# overshoot it; a right password gives its attempt back.
+SIGN_IN_LIMITS = "10 per minute;20 per hour"
 
 
 def normalize_email(email: str) -> str:
@@ -90,14 +97,65 @@ def log_auth_failure(reason: str, **fields: object) -> None:
     auth_log.warning("authentication failed %s", logfmt(details), extra={"auth_failure": details})
 
 
-def sign_in_account_key() -> str:
-    """Rate-limit key for the account being signed in to (form or JSON field)."""
+def _account_email() -> str:
+    """The account this attempt signs in to: the signed-in user's for re-authentication
+    (whatever the form says), else the form's or JSON body's email."""
+    if current_user.is_authenticated:
+        return current_user.email
     body = request.get_json(silent=True) if request.is_json else None
     source = body if isinstance(body, dict) else request.form
     email = source.get("email") or source.get("username") or ""
-    return "account:" + (normalize_email(email) if isinstance(email, str) else "")
+    return normalize_email(email) if isinstance(email, str) else ""
 
 
-def sign_in_failed(_response: object = None) -> bool:
-    """Only failed attempts count against the sign-in rate limits."""
-    return bool(g.get("sign_in_failed"))
+def sign_in_account_key() -> str:
+    """Rate-limit key of the per-account budget."""
+    return "account:" + _account_email()
+
+
+def signing_in_from_a_known_address() -> bool:
+    """Whether the account's owner has signed in from this address before: the per-account
+    budget then does not apply (the per-address one does), so strangers' failed guesses from
+    elsewhere cannot lock the owner out."""
+    user = find_user_by_email(_account_email())
+    if user is None:
+        return False
+    known = select(KnownSignInAddress.id).where(
+        KnownSignInAddress.user_id == user.id, KnownSignInAddress.address == request.remote_addr
+    )
+    return db.session.scalar(known) is not None
+
+
+def sign_in_budget(view: Callable) -> Callable:
+    """Count each POST to the view against the per-address and per-account budgets, first."""
+    per_account = limiter.shared_limit(
+        SIGN_IN_LIMITS,
+        scope="sign-in per account",
+        key_func=sign_in_account_key,
+        exempt_when=signing_in_from_a_known_address,
+        methods=["POST"],
+    )
+    per_address = limiter.shared_limit(
+        SIGN_IN_LIMITS, scope="sign-in per address", key_func=get_remote_address, methods=["POST"]
+    )
+    return per_address(per_account(view))
+
+
+def sign_in_succeeded(user: User) -> None:
+    """The password was right: give the attempt back to the budgets, remember the address."""
+    for counted in limiter.current_limits:
+        limiter.limiter.hit(counted.limit, *counted.request_args, cost=-1)
+    address = request.remote_addr or ""
+    known = db.session.scalar(
+        select(KnownSignInAddress).where(
+            KnownSignInAddress.user_id == user.id, KnownSignInAddress.address == address
+        )
+    )
+    if known is None:
+        db.session.add(KnownSignInAddress(user_id=user.id, address=address))
+    else:
+        known.last_signed_in_at = utcnow()
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same address, recorded by a concurrent sign-in: fine
+        db.session.rollback()

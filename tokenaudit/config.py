@@ -4,6 +4,7 @@ import os
 import secrets
 from pathlib import Path
 
+from . import rate_limit_storage
 from .external_links import check_external_url
 
 
@@ -31,6 +32,13 @@ def _cookies_need_https() -> bool:
     (gunicorn.conf.py) and any other deployment get Secure cookies unless told otherwise.
     """
     return _env_bool("SESSION_COOKIE_SECURE", default=not _env_bool("FLASK_DEBUG"))
+
+
+def _rate_limit_storage(uri: str | None) -> str:
+    """memory:// (the default) counts in this process, exactly even under concurrent requests."""
+    if not uri or uri == "memory://":
+        return f"{rate_limit_storage.SCHEME}://"
+    return uri
 
 
 def load_config(instance_path: Path) -> dict:
@@ -80,7 +88,7 @@ def load_config(instance_path: Path) -> dict:
         "SESSION_IDLE_MINUTES": int(os.environ.get("SESSION_IDLE_MINUTES") or 720),
         "BCRYPT_ROUNDS": 12,
         # memory:// counts per process; redis://host:6379/0 shares the limits between servers.
-        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or "memory://",
+        "RATELIMIT_STORAGE_URI": _rate_limit_storage(os.environ.get("RATELIMIT_STORAGE_URI")),
         # Said explicitly: the one Limiter object otherwise keeps what the previous app set.
         "RATELIMIT_ENABLED": True,
         # If Redis goes away, count in this process's memory until it is back rather than

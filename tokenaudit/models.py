@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     func,
     text,
 )
@@ -127,6 +128,19 @@ class UserSession(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Written at most once a minute (sessions.py), not on every request.
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class KnownSignInAddress(db.Model):
+    """An address a user has signed in from with the right password: strangers' failed guesses
+    at the account (per-account budget) cannot lock the owner out from there."""
+
+    __tablename__ = "known_sign_in_addresses"
+    __table_args__ = (UniqueConstraint("user_id", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    address: Mapped[str] = mapped_column(String(45))  # IPv6 at most
+    last_signed_in_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Activity(db.Model):

@@ -111,6 +111,7 @@ def upgrade():
     # Case-insensitive sorting by token name and owner name reads these expression indexes.
     op.create_index('ix_api_tokens_org_name', 'api_tokens', ['organization_id', sa.text('lower(name)')])
     _user_sessions()
+    _known_sign_in_addresses()
     op.create_index('ix_users_org_lower_name', 'users', ['organization_id', sa.text('lower(full_name)')])
     _sort_indexes_for_postgresql()
     _search_version()
@@ -244,7 +245,21 @@ def _user_sessions():
     op.create_index(op.f('ix_user_sessions_user_id'), 'user_sessions', ['user_id'], unique=False)
 
 
+def _known_sign_in_addresses():
+    # Addresses each user signed in from: exempt from the per-account sign-in budget (SPEC 13).
+    op.create_table('known_sign_in_addresses',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('address', sa.String(length=45), nullable=False),
+    sa.Column('last_signed_in_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('user_id', 'address')
+    )
+
+
 def downgrade():
+    op.drop_table('known_sign_in_addresses')
     op.drop_index(op.f('ix_user_sessions_user_id'), table_name='user_sessions')
     op.drop_table('user_sessions')
     if op.get_bind().dialect.name == 'postgresql':

@@ -2,14 +2,8 @@ from flask import abort, g, jsonify, request
 from sqlalchemy import select
 
 from ..access import get_org_token_or_404, get_own_token_or_404
-from ..accounts import (
-    LOGIN_LIMITS,
-    authenticate_user,
-    log_auth_failure,
-    sign_in_account_key,
-    sign_in_failed,
-)
-from ..extensions import db, limiter
+from ..accounts import authenticate_user, log_auth_failure, sign_in_budget, sign_in_succeeded
+from ..extensions import db
 from ..models import ApiToken, User, utcnow
 from ..personal_tokens import InvalidTokenName, clean_token_name, create_personal_token
 from ..revocation import TokenAlreadyRevoked, revoke_token
@@ -67,8 +61,7 @@ def _revoke_or_404(token: ApiToken):
 
 
 @bp.post("/api-token-auth/")
-@limiter.limit(";".join(LOGIN_LIMITS), deduct_when=sign_in_failed)
-@limiter.limit(";".join(LOGIN_LIMITS), key_func=sign_in_account_key, deduct_when=sign_in_failed)
+@sign_in_budget
 def create_token():
     """Exchange an email and password for a new token (only hashes are kept: always a new one)."""
     body = _credentials()
@@ -78,8 +71,8 @@ def create_token():
         abort(400, str(problem))
     user = authenticate_user(body["username"], body["password"])
     if user is None:
-        g.sign_in_failed = True
         abort(401, "Unable to sign in with the credentials provided.")
+    sign_in_succeeded(user)
     if not user.can_manage_tokens:
         log_auth_failure("user lacks the token permission", user_id=user.id)
         abort(403, "You do not have permission to create and manage personal API tokens.")

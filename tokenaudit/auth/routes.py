@@ -1,16 +1,15 @@
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..access import is_safe_next, note_password_entered
 from ..accounts import (
-    LOGIN_LIMITS,
     authenticate_user,
     check_password,
     log_auth_failure,
-    sign_in_account_key,
-    sign_in_failed,
+    sign_in_budget,
+    sign_in_succeeded,
 )
-from ..extensions import db, limiter
+from ..extensions import db
 from ..forms import EmptyForm
 from ..models import utcnow
 from ..sessions import end_other_sessions, end_session, live_sessions, start_session
@@ -24,13 +23,7 @@ def _next_url(default: str = "org.home") -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(";".join(LOGIN_LIMITS), methods=["POST"], deduct_when=sign_in_failed)
-@limiter.limit(
-    ";".join(LOGIN_LIMITS),
-    methods=["POST"],
-    key_func=sign_in_account_key,
-    deduct_when=sign_in_failed,
-)
+@sign_in_budget
 def login():
     """Sign in with email and password."""
     if current_user.is_authenticated:
@@ -39,12 +32,12 @@ def login():
     if form.validate_on_submit():
         user = authenticate_user(form.email.data, form.password.data)
         if user is not None:
+            sign_in_succeeded(user)
             start_session(user)
             user.last_login_at = utcnow()
             db.session.commit()
             note_password_entered()
             return redirect(_next_url())
-        g.sign_in_failed = True
         form.form_errors.append("Wrong email or password.")
     return render_template("auth/login.html", form=form), 200 if not form.errors else 400
 
@@ -84,15 +77,15 @@ def sessions():
 
 @bp.route("/reauthenticate", methods=["GET", "POST"])
 @login_required
-@limiter.limit(";".join(LOGIN_LIMITS), methods=["POST"], deduct_when=sign_in_failed)
+@sign_in_budget
 def reauthenticate():
     """Ask for the password again before showing token management."""
     form = ReauthForm()
     if form.validate_on_submit():
         if check_password(current_user.password_hash, form.password.data):
+            sign_in_succeeded(current_user)
             note_password_entered()
             return redirect(_next_url(default="profile.tokens"))
-        g.sign_in_failed = True
         log_auth_failure("wrong password on re-authentication", user_id=current_user.id)
         form.password.errors.append("That password is not right.")
     status = 400 if form.errors else 200

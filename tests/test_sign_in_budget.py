@@ -1,0 +1,147 @@
+"""One sign-in budget per account and per address (SPEC 13), counted before the password.
+
+Concurrent guesses cannot outrun it (on the development server, and on gunicorn with Redis);
+/login, /api/v2/api-token-auth/ and re-authentication share it; and strangers' failures cannot
+lock the owner out of an address they have signed in from before.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from collections import Counter
+
+import pytest
+from conftest import PASSWORD
+from servers import GunicornServer, RedisServer
+from werkzeug.serving import make_server
+
+TOKEN_AUTH = "/api/v2/api-token-auth/"
+GUESSES = 60
+BUDGET = 10  # a minute
+
+
+def from_address(address: str) -> dict:
+    return {"environ_overrides": {"REMOTE_ADDR": address}}
+
+
+def guess_at_once(port: int, email: str, guesses: int = GUESSES) -> Counter:
+    """`guesses` wrong passwords for one account, all sent at the same moment; their statuses."""
+    start = threading.Barrier(guesses)
+    statuses: Counter = Counter()
+    lock = threading.Lock()
+
+    def guess(number: int) -> None:
+        body = json.dumps({"username": email, "password": f"wrong guess {number}"})
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        start.wait(timeout=30)
+        try:
+            connection.request("POST", TOKEN_AUTH, body, {"Content-Type": "application/json"})
+            status = connection.getresponse().status
+        finally:
+            connection.close()
+        with lock:
+            statuses[status] += 1
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(guesses)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return statuses
+
+
+@pytest.fixture
+def app_config() -> dict:
+    return {"SERVER_NAME": None}
+
+
+def test_60_concurrent_guesses_on_the_development_server_evaluate_at_most_10(app, member):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        statuses = guess_at_once(server.server_port, member.email)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+    assert sum(statuses.values()) == GUESSES
+    assert statuses[401] <= BUDGET, statuses  # each 401 is a password that was checked
+    assert set(statuses) <= {401, 429}
+
+
+@pytest.mark.gunicorn
+def test_60_concurrent_guesses_on_gunicorn_sharing_redis_evaluate_at_most_10(
+    database_url, member, tmp_path
+):
+    redis_server = RedisServer()
+    try:
+        env = {"DATABASE_URL": database_url, "RATELIMIT_STORAGE_URI": redis_server.url}
+        server = GunicornServer(env, tmp_path, workers=4)
+        try:
+            statuses = guess_at_once(server.port, member.email)
+        finally:
+            server.stop()
+    finally:
+        redis_server.stop()
+    assert sum(statuses.values()) == GUESSES
+    assert statuses[401] <= BUDGET, statuses
+    assert set(statuses) <= {401, 429}
+
+
+def test_login_token_auth_and_reauthentication_share_one_budget_per_account(
+    client, make_client, member
+):
+    signed_in = make_client()
+    signed_in.sign_in(member.email)  # from the test client's address
+    wrong = "not the password"
+    statuses = []
+    for attempt in range(4):
+        login = client.submit(
+            "/login",
+            {"email": member.email, "password": wrong},
+            **from_address(f"10.2.0.{attempt}"),
+        )
+        token_auth = client.post(
+            TOKEN_AUTH,
+            json={"username": member.email, "password": wrong},
+            **from_address(f"10.3.0.{attempt}"),
+        )
+        statuses += [login.status_code, token_auth.status_code]
+    for attempt in range(2):
+        reauth = signed_in.submit(
+            "/reauthenticate", {"password": wrong}, **from_address(f"10.4.0.{attempt}")
+        )
+        statuses.append(reauth.status_code)
+    assert statuses == [400, 401] * 4 + [400, 400]  # 10 failures, each from its own address
+    eleventh = client.post(
+        TOKEN_AUTH,
+        json={"username": member.email, "password": PASSWORD},
+        **from_address("10.5.0.1"),
+    )
+    assert eleventh.status_code == 429 and int(eleventh.headers["Retry-After"]) > 0
+    assert (
+        signed_in.submit(
+            "/reauthenticate", {"password": PASSWORD}, **from_address("10.5.0.2")
+        ).status_code
+        == 429
+    )
+
+
+def test_the_owner_still_signs_in_from_an_address_that_signed_in_before(client, member):
+    owner_address = from_address("192.0.2.10")
+    first = client.submit("/login", {"email": member.email, "password": PASSWORD}, **owner_address)
+    assert first.status_code == 302
+    client.submit("/logout", **owner_address)
+    # Strangers spend the account's whole budget from elsewhere.
+    statuses = [
+        client.submit(
+            "/login", {"email": member.email, "password": "guess"}, **from_address(f"10.6.0.{n}")
+        ).status_code
+        for n in range(11)
+    ]
+    assert statuses == [400] * 10 + [429]
+    again = client.submit("/login", {"email": member.email, "password": PASSWORD}, **owner_address)
+    assert again.status_code == 302
+    assert client.get("/", **owner_address).status_code == 200
