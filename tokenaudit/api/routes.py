@@ -72,10 +72,10 @@ def create_token():
     user = authenticate_user(body["username"], body["password"])
     if user is None:
         abort(401, "Unable to sign in with the credentials provided.")
-    sign_in_succeeded(user)
     if not user.can_manage_tokens:
         log_auth_failure("user lacks the token permission", user_id=user.id)
         abort(403, "You do not have permission to create and manage personal API tokens.")
+    sign_in_succeeded(user)
     token, value = create_personal_token(user, name)
     # 200 rather than 201, as the api-token-auth endpoint of the product this is modelled on.
     # Cache-Control: no-store, as on every API answer (register_security_headers).
