@@ -59,6 +59,9 @@ def load_config(instance_path: Path) -> dict:
         # `flask send-mail`); a failed message waits MAIL_RETRY_BACKOFF x 2^(attempts-1) seconds.
         "MAIL_RETRY_INTERVAL": float(os.environ.get("MAIL_RETRY_INTERVAL") or 30),
         "MAIL_RETRY_BACKOFF": float(os.environ.get("MAIL_RETRY_BACKOFF") or 30),
+        # Where users reach the app: the base of every link in an email (emails are also sent
+        # outside any request, by the retry thread and `flask send-mail`).
+        "EXTERNAL_URL": os.environ.get("EXTERNAL_URL") or "http://127.0.0.1:5000",
         # Bodies larger than this are refused with 413 before any parsing.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
