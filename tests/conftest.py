@@ -24,6 +24,7 @@ from sqlalchemy.engine import URL, make_url
 
 from tokenaudit import create_app
 from tokenaudit.accounts import hash_password, normalize_email
+from tokenaudit.clock import move_clock, reset_clock
 from tokenaudit.extensions import db
 from tokenaudit.models import ApiToken, Organization, User
 from tokenaudit.personal_tokens import create_personal_token
@@ -203,6 +204,13 @@ def make_client(app: Flask):
         return app.test_client()
 
     return make
+
+
+@pytest.fixture
+def clock():
+    """Move the app's clock instead of sleeping: `clock(timedelta(days=8))`; reset afterwards."""
+    yield move_clock
+    reset_clock()
 
 
 @pytest.fixture
