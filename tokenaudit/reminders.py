@@ -54,8 +54,9 @@ def _insert_once(token_id: int, kind: str, expires_at: datetime) -> bool:
         dialect.insert(TokenReminder)
         .values(token_id=token_id, kind=kind, expires_at=expires_at, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["token_id", "kind", "expires_at"])
+        .returning(TokenReminder.id)
     )
-    return db.session.execute(statement).rowcount == 1
+    return db.session.execute(statement).scalar() is not None
 
 
 def _queue_reminder(token_id: int, kind: str, expires_at: datetime) -> bool:
