@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -211,6 +212,29 @@ def clock():
     """Move the app's clock instead of sleeping: `clock(timedelta(days=8))`; reset afterwards."""
     yield move_clock
     reset_clock()
+
+
+def run_at_the_same_moment(app: Flask, work, threads: int) -> None:
+    """Run `work()` in `threads` threads, each in its own app context, released together (as
+    when several gunicorn workers' mail threads wake at once); re-raises the first error."""
+    start_together = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            start_together.wait()
+            with app.app_context():
+                work()
+        except BaseException as error:  # re-raised below, in the test's thread
+            errors.append(error)
+
+    started = [threading.Thread(target=run) for _ in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join(60)
+    if errors:
+        raise errors[0]
 
 
 @pytest.fixture

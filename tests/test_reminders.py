@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import html_part, make_token, make_user, text_part
+from conftest import html_part, make_token, make_user, run_at_the_same_moment, text_part
 
 from tokenaudit.extensions import db
 from tokenaudit.models import ApiToken, utcnow
@@ -87,23 +86,7 @@ def test_two_senders_at_the_same_moment_send_each_reminder_once(app, org, smtp_s
     owners = [make_user(org, f"owner{n}@acme.test") for n in range(4)]
     tokens = [expiring_token(owners[n % 4], 2 + n / 10, f"token {n}") for n in range(40)]
     db.session.rollback()
-    start_together = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def sender() -> None:
-        try:
-            start_together.wait()
-            with app.app_context():
-                send_due_mail()
-        except BaseException as error:  # reported by the assertion below
-            errors.append(error)
-
-    threads = [threading.Thread(target=sender) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert errors == []
+    run_at_the_same_moment(app, send_due_mail, threads=2)
     sent = Counter(subjects(smtp_server))
     assert sorted(sent) == sorted(
         f"Your API token {t.prefix} expires on {t.expires_at:%Y-%m-%d}" for t in tokens
