@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import PASSWORD, auth_header, database_snapshot
+from conftest import PASSWORD, auth_header, database_snapshot, make_token
 
 from tokenaudit.extensions import db
 from tokenaudit.models import ApiToken, utcnow
@@ -126,3 +126,22 @@ def test_profile_without_never_where_the_organization_has_a_maximum(member_clien
     page = member_client.get("/profile/tokens").get_data(as_text=True)
     assert ">Never</option>" not in page
     assert 'value="60"' not in page and "45 days, the maximum" in page
+
+
+def test_expired_tokens_are_marked_expired_on_profile_and_audit_page(
+    client, make_client, admin, member, clock
+):
+    token, _ = make_token(member, "old deploy")
+    token.expires_at = utcnow() + timedelta(days=1)
+    db.session.commit()
+    client.sign_in(member.email)
+    row = client.get("/profile/tokens").get_data(as_text=True).split('id="own-token-')[1]
+    assert "Expired" not in row and "in 23 hours" in row
+    clock(timedelta(days=2))
+    row = client.get("/profile/tokens").get_data(as_text=True).split('id="own-token-')[1]
+    assert ">Expired</strong>" in row
+    admin_client = make_client()
+    admin_client.sign_in(admin.email)
+    audit_page = admin_client.get("/tokens").get_data(as_text=True)
+    row = audit_page.split(f'id="token-{token.id}"')[1]
+    assert ">Expired</strong>" in row.split("</tr>")[0]
