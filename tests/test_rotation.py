@@ -57,13 +57,16 @@ def test_rotating_through_the_api(client, member):
     assert client.get("/api/v2/me/", headers=auth_header(body["token"])).status_code == 200
 
 
-def test_nobody_rotates_someone_elses_token(client, org, member):
+def test_only_the_owner_rotates_a_token(client, org, member):
     token, value = make_token(member)
     other = make_user(org, "eve@acme.test")
     _, eves_value = make_token(other)
     response = client.post(f"/api/v2/tokens/{token.id}/rotate/", headers=auth_header(eves_value))
     assert response.status_code == 404
     assert client.get("/api/v2/me/", headers=auth_header(value)).status_code == 200
+    # ...while its owner can.
+    own = client.post(f"/api/v2/tokens/{token.id}/rotate/", headers=auth_header(value))
+    assert own.status_code == 200
 
 
 def test_two_rotations_at_once_leave_one_live_value_and_never_replace_one_value_twice(app, member):
