@@ -70,8 +70,8 @@ def create_personal_token(
         subject=owner,
         actor=owner,
         kind="token_created",
-        message=f"API token “{isolate(name)}” ({new.prefix}) created; {_expiry_text(expires_at)}",
-        details={"token_name": name, "prefix": new.prefix},
+        message=f"API token “{isolate(name)}” ({new.prefix}) created",
+        details={"token_name": name, "prefix": new.prefix, "expires": _expiry_text(expires_at)},
     )
     db.session.commit()
     return token, new.value
