@@ -51,6 +51,9 @@ def test_api_token_auth_takes_the_organization_default_and_shows_expires_at(clie
 
 def test_api_token_auth_never_expires_only_without_a_maximum(client, org, member):
     assert issue_token(client, member, expires_in_days="never").json["expires_at"] is None
+    for not_never in (False, 0.0, None):  # JSON's false and 0.0 are not guessed to mean "never"
+        answer = issue_token(client, member, expires_in_days=not_never)
+        assert answer.status_code == 400 if not_never is not None else answer.json["expires_at"]
     org.max_token_lifetime_days = 60
     db.session.commit()
     refused = issue_token(client, member, expires_in_days=0)
@@ -58,7 +61,7 @@ def test_api_token_auth_never_expires_only_without_a_maximum(client, org, member
     assert refused.json["detail"] == "Tokens in this organization must expire within 60 days."
 
 
-@pytest.mark.parametrize("lifetime", [61, 3651, -1, 2.5, True, "ten", [7]])
+@pytest.mark.parametrize("lifetime", [61, 3651, -1, 2.5, True, False, 0.0, "ten", [7], {}])
 def test_api_token_auth_refuses_a_bad_or_too_long_lifetime_and_creates_nothing(
     client, org, member, lifetime
 ):

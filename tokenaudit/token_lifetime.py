@@ -15,6 +15,7 @@ LIFETIME_CHOICES = (7, 30, 60, 90)
 # Ten years: beyond this a "lifetime" is a typo (and dates overflow long before year 9999).
 LONGEST_LIFETIME_DAYS = 3650
 NEVER = "never"
+CUSTOM = "custom"  # the profile form's "a date of your choice"
 
 
 class LifetimeRefused(ValueError):
@@ -32,6 +33,11 @@ def parse_days(raw: object, what: str = "The lifetime") -> int | None:
             f"{what} must be a whole number of days from 1 to {LONGEST_LIFETIME_DAYS}."
         )
     return raw
+
+
+def means_never(raw: object) -> bool:
+    """0 or "never" (never False or 0.0: JSON's types are not guessed at)."""
+    return type(raw) in (int, str) and raw in (0, "0", NEVER)
 
 
 def _too_long(organization: Organization) -> LifetimeRefused:
@@ -57,7 +63,7 @@ def never_allowed(organization: Organization) -> bool:
 def expiry_in_days(organization: Organization, requested: object = None) -> datetime | None:
     """When a token created now expires, for `requested` days (blank: the organization's
     default; 0 or "never": never, where the organization has no maximum)."""
-    if requested in (0, "0", NEVER):
+    if means_never(requested):
         if not never_allowed(organization):
             raise _too_long(organization)
         return None
@@ -79,9 +85,6 @@ def expiry_on_date(organization: Organization, day: date) -> datetime:
     if expires_at > now + timedelta(days=maximum or LONGEST_LIFETIME_DAYS):
         raise _too_long(organization) if maximum else LifetimeRefused("That date is too far away.")
     return expires_at
-
-
-CUSTOM = "custom"
 
 
 def lifetime_choices(organization: Organization) -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@ from ..personal_tokens import (
     rotate_personal_token,
 )
 from ..revocation import TokenAlreadyRevoked, revoke_token
-from ..token_lifetime import LifetimeRefused, expiry_in_days, parse_days
+from ..token_lifetime import LifetimeRefused, expiry_in_days, means_never, parse_days
 from ..token_listing import TokenListParams, find_org_tokens
 from . import bp
 
@@ -84,7 +84,7 @@ def create_token():
     requested_lifetime = body.get("expires_in_days")
     try:
         # Its form first, before the password is checked; the policy once the owner is known.
-        if requested_lifetime not in (0, "0", "never"):
+        if not means_never(requested_lifetime):
             parse_days(requested_lifetime, "expires_in_days")
     except LifetimeRefused as problem:
         abort(400, str(problem))
