@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 
 from bench.client import Client
 
-SORT_KEYS = ("name", "prefix", "user", "last_used", "last_usage", "created")
+SORT_KEYS = ("name", "prefix", "user", "last_used", "last_usage", "created", "expires")
 
 
 def audit_views(common_search: str, rare_search: str) -> list[tuple[str, str]]:

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -24,6 +25,7 @@ from sqlalchemy.engine import URL, make_url
 
 from tokenaudit import create_app
 from tokenaudit.accounts import hash_password, normalize_email
+from tokenaudit.clock import move_clock, reset_clock
 from tokenaudit.extensions import db
 from tokenaudit.models import ApiToken, Organization, User
 from tokenaudit.personal_tokens import create_personal_token
@@ -203,6 +205,36 @@ def make_client(app: Flask):
         return app.test_client()
 
     return make
+
+
+@pytest.fixture
+def clock():
+    """Move the app's clock instead of sleeping: `clock(timedelta(days=8))`; reset afterwards."""
+    yield move_clock
+    reset_clock()
+
+
+def run_at_the_same_moment(app: Flask, work, threads: int) -> None:
+    """Run `work()` in `threads` threads, each in its own app context, released together (as
+    when several gunicorn workers' mail threads wake at once); re-raises the first error."""
+    start_together = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            start_together.wait()
+            with app.app_context():
+                work()
+        except BaseException as error:  # re-raised below, in the test's thread
+            errors.append(error)
+
+    started = [threading.Thread(target=run) for _ in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join(60)
+    if errors:
+        raise errors[0]
 
 
 @pytest.fixture

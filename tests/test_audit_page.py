@@ -11,7 +11,7 @@ from tokenaudit.extensions import db
 from tokenaudit.models import ApiToken, utcnow
 from tokenaudit.token_listing import PAGE_SIZE
 
-SORT_KEYS = ["name", "prefix", "user", "last_used", "last_usage", "created"]
+SORT_KEYS = ["name", "prefix", "user", "last_used", "last_usage", "created", "expires"]
 
 
 def row_prefixes(html: str) -> list[str]:
@@ -35,6 +35,8 @@ def tokens(org, admin):
     ):
         token, _ = make_token(owners[index % 3], name)
         token.created_at = now - timedelta(days=10 - index)
+        # Two never expire, one has expired; the others in an order unlike any other column's.
+        token.expires_at = None if index in (1, 4) else now + timedelta(days=(index * 5) % 7 - 1)
         if index % 2 == 0:
             token.last_used_at = now - timedelta(hours=index + 1)
             token.last_used_method, token.last_used_path = usages[index % 3]
@@ -55,6 +57,9 @@ def expected_order(tokens, sort, direction):
             return (token.owner.full_name.lower(),)
         if sort == "created":
             return (token.created_at,)
+        if sort == "expires":
+            # Never expiring counts as later than any date.
+            return (token.expires_at is None, token.expires_at or utcnow())
         if sort == "last_used":
             # Never used counts as older than anything used.
             return (token.last_used_at is not None, token.last_used_at or utcnow())
@@ -145,7 +150,7 @@ def test_fragment_versus_full_page(admin_client, tokens):
 
 def test_columns_and_no_token_value(admin_client, tokens):
     page = admin_client.get("/tokens").get_data(as_text=True)
-    for header in ("Name", "Prefix", "User", "Last used", "Last usage"):
+    for header in ("Name", "Prefix", "User", "Last used", "Last usage", "Expires"):
         assert f">\n            {header}" in page or f">{header}<" in page or header in page
     used = tokens[0]
     assert f'href="/team/{used.owner.id}"' in page
@@ -220,6 +225,7 @@ def test_api_twin_lists_with_same_search_sort_and_pages(client, admin, tokens):
         "last_used_at",
         "last_used_method",
         "last_used_path",
+        "expires_at",
     }
     assert first["user"]["email"] == "zoe@acme.test"
 

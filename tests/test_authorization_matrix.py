@@ -64,6 +64,15 @@ PAGES = [
     ("POST", "/profile/tokens", {"name": "new one"}, (302, 403, 200, 200, 200)),
     ("GET", "/profile/tokens/{token}/revoke", None, (302, 403, 200, 404, 404)),
     ("POST", "/profile/tokens/{token}/revoke", {}, (302, 403, 302, 404, 404)),
+    ("GET", "/profile/tokens/{token}/rotate", None, (302, 403, 200, 404, 404)),
+    ("POST", "/profile/tokens/{token}/rotate", {}, (302, 403, 200, 404, 404)),
+    ("GET", "/settings", None, (302, 403, 403, 200, 200)),
+    (
+        "POST",
+        "/settings",
+        {"max_token_lifetime_days": "9", "default_token_lifetime_days": "9"},
+        (302, 403, 403, 302, 302),
+    ),
     ("GET", "/reauthenticate", None, (302, 200, 200, 200, 200)),
     ("POST", "/logout", {}, (302, 302, 302, 302, 302)),
     ("GET", "/sessions", None, (302, 200, 200, 200, 200)),
@@ -74,6 +83,7 @@ API = [
     ("GET", "/api/v2/me/", (401, 401, 200, 200, 200)),
     ("GET", "/api/v2/tokens/", (401, 401, 200, 200, 200)),
     ("DELETE", "/api/v2/tokens/{token}/", (401, 401, 204, 404, 404)),
+    ("POST", "/api/v2/tokens/{token}/rotate/", (401, 401, 200, 404, 404)),
     ("GET", "/api/v2/organization/tokens/", (401, 401, 403, 200, 200)),
     ("DELETE", "/api/v2/organization/tokens/{token}/", (401, 401, 403, 404, 204)),
 ]

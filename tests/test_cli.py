@@ -1,10 +1,12 @@
 """The command line (SPEC section 8), through Flask's CLI runner."""
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
 from tokenaudit.accounts import authenticate_user
 from tokenaudit.extensions import db
-from tokenaudit.models import ApiToken, Organization, User
+from tokenaudit.models import ApiToken, Organization, User, utcnow
 
 
 def test_create_org_and_user(runner):
@@ -96,6 +98,22 @@ def test_seed_demo_creates_users_tokens_and_usage(runner):
     assert again.exit_code != 0 and "already exists" in again.output
     skipped = runner.invoke(args=["seed-demo", "--if-empty"])
     assert skipped.exit_code == 0 and "not seeding" in skipped.output
+
+
+def test_seed_demo_gives_realistic_expiry_dates(runner, client):
+    result = runner.invoke(args=["seed-demo", "--users", "30", "--tokens-per-user", "10"])
+    assert result.exit_code == 0, result.output
+    now = utcnow()
+    expiries = db.session.scalars(select(ApiToken.expires_at)).all()
+    never = [e for e in expiries if e is None]
+    dated = [e for e in expiries if e is not None]
+    assert never and len(never) < len(expiries) / 2
+    assert any(e <= now for e in dated), "some have expired"
+    assert any(now < e <= now + timedelta(days=7) for e in dated), "some expire this week"
+    assert any(e > now + timedelta(days=30) for e in dated)
+    client.sign_in("admin@demo.example.com", "demo-password")
+    page = client.get("/tokens?sort=expires&dir=asc").get_data(as_text=True)
+    assert ">Expired</strong>" in page
 
 
 def test_send_mail_reports_what_is_pending(runner):

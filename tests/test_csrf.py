@@ -15,6 +15,8 @@ ROUTES = {
     "/tokens/{members_token}/revoke": {},
     "/profile/tokens": {"name": "forged"},
     "/profile/tokens/{own_token}/revoke": {},
+    "/profile/tokens/{own_token}/rotate": {},
+    "/settings": {"max_token_lifetime_days": "1", "default_token_lifetime_days": "1"},
 }
 
 

@@ -7,7 +7,14 @@ import time
 
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import Mailbox, auth_header, free_port, make_token, make_user
+from conftest import (
+    Mailbox,
+    auth_header,
+    free_port,
+    make_token,
+    make_user,
+    run_at_the_same_moment,
+)
 from flask import Flask
 from sqlalchemy import select
 
@@ -148,23 +155,7 @@ def test_concurrent_senders_never_send_one_email_twice(app, smtp):
     db.session.commit()
     db.session.rollback()
     smtp.start()
-    start_together = threading.Barrier(3)
-    errors: list[BaseException] = []
-
-    def sender() -> None:
-        try:
-            start_together.wait()
-            with app.app_context():
-                deliver_due(ignore_schedule=True)
-        except BaseException as error:  # reported by the assertion below
-            errors.append(error)
-
-    threads = [threading.Thread(target=sender) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert errors == []
+    run_at_the_same_moment(app, lambda: deliver_due(ignore_schedule=True), threads=3)
     subjects = sorted(message["Subject"] for message in smtp.mailbox.messages)
     assert subjects == [f"message {number}" for number in range(8)]
     assert {row[0] for row in outbox_rows()} == {"sent"}

@@ -35,6 +35,7 @@ def many_tokens(org, admin):
                 last_used_at=now - timedelta(seconds=number) if method else None,
                 last_used_method=method,
                 last_used_path=path,
+                expires_at=None if number % 5 == 0 else now + timedelta(hours=(number * 13) % 50),
             )
         )
     db.session.commit()
@@ -51,6 +52,7 @@ def expected(tokens, sort, direction, q=""):
             "created": (token.created_at,),
             "last_used": (not never, token.last_used_at or utcnow()),
             "last_usage": (not never, token.last_used_method or "", token.last_used_path or ""),
+            "expires": (token.expires_at is None, token.expires_at or utcnow()),
         }[sort]
 
     q = q.lower()

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from .accounts import find_user_by_email, hash_password, normalize_email, password_problem
 from .extensions import db
 from .models import Organization, User
-from .outbox import deliver_due
+from .reminders import send_due_mail
 
 
 def _find_org(name: str) -> Organization | None:
@@ -107,8 +107,8 @@ def seed_demo(users: int, tokens_per_user: int, if_empty: bool) -> None:
 @click.command("send-mail")
 @click.option("--all", "ignore_schedule", is_flag=True, help="Retry now, ignoring the back-off.")
 def send_mail(ignore_schedule: bool) -> None:
-    """Deliver pending emails from the outbox."""
-    sent, pending = deliver_due(ignore_schedule=ignore_schedule)
+    """Queue due expiry reminders, then deliver pending emails from the outbox."""
+    sent, pending = send_due_mail(ignore_schedule=ignore_schedule)
     click.echo(f"Sent {sent} email(s); {pending} still pending.")
     if pending:
         raise SystemExit(1)

@@ -55,7 +55,8 @@ def load_config(instance_path: Path) -> dict:
         "SECRET_KEY": os.environ.get("SECRET_KEY") or _instance_secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url,
         # Where users reach the app: every link in an email starts with it (never the Host
-        # header of the request that caused the email). `make run` serves it on 127.0.0.1:5000.
+        # header of the request that caused the email; emails are also sent outside any request,
+        # by the retry thread and `flask send-mail`). `make run` serves it on 127.0.0.1:5000.
         "EXTERNAL_URL": check_external_url(
             os.environ.get("EXTERNAL_URL") or "http://127.0.0.1:5000"
         ),

@@ -107,8 +107,25 @@ def _demo_users(count: int, password_hash: str, organization_id: int) -> list[di
     return users
 
 
+def _demo_expiry(rng: random.Random, created, now):
+    """A realistic spread: most expire within their 90-day default or a year, some never;
+    a few have expired, a few expire this week (they show reminders and *Expired*)."""
+    roll = rng.random()
+    if roll < 0.15:
+        return None
+    if roll < 0.22:
+        return now - timedelta(days=rng.uniform(0.1, 30))  # expired
+    if roll < 0.30:
+        return now + timedelta(days=rng.uniform(0.1, 7))  # expiring this week
+    expires = created + timedelta(days=rng.choice((90, 365)))
+    # Past its date without being in the groups above: as if rotated since, some weeks ago.
+    return (
+        expires if expires > now + timedelta(days=8) else now + timedelta(days=rng.uniform(8, 90))
+    )
+
+
 def _demo_tokens(owners: list[tuple[int, str]], per_user: int, organization_id: int):
-    """Token rows with a spread of names, ages and usage; some never used."""
+    """Token rows with a spread of names, ages, usage and expiry; some never used."""
     rng = random.Random(2)
     now = utcnow()
     for user_id, _name in owners:
@@ -128,6 +145,7 @@ def _demo_tokens(owners: list[tuple[int, str]], per_user: int, organization_id: 
                 last_used_at=created + (now - created) * rng.random() if used else None,
                 last_used_method=method,
                 last_used_path=path,
+                expires_at=_demo_expiry(rng, created, now),
             )
 
 

@@ -32,6 +32,16 @@ def relative_time(moment: datetime | None, now: datetime | None = None) -> str:
     return "just now"
 
 
+def time_until(moment: datetime, now: datetime | None = None) -> str:
+    """'in 3 days', 'in 5 hours' for a future moment (a token's expiry)."""
+    seconds = int((moment - (now or utcnow())).total_seconds())
+    for unit, size in _UNITS:
+        if seconds >= size:
+            count = seconds // size
+            return f"in {count} {unit}{'s' if count != 1 else ''}"
+    return "in less than a minute"
+
+
 def utc_text(moment: datetime | None) -> str:
     """Exact time in UTC, e.g. '2026-11-27 20:41:03 UTC'; empty for None."""
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else ""
@@ -44,5 +54,6 @@ def iso_time(moment: datetime | None) -> str:
 def register_filters(app: Flask) -> None:
     app.add_template_filter(relative_time, "relative")
     app.add_template_filter(utc_text, "utc")
+    app.add_template_filter(time_until, "until")
     app.add_template_filter(iso_time, "iso")
     app.add_template_filter(isolate, "isolate")

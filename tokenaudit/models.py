@@ -21,12 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .clock import utcnow
 from .extensions import db
-
-
-def utcnow() -> datetime:
-    """The current time in UTC (a callable, so defaults are evaluated per row)."""
-    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -57,6 +53,9 @@ class Organization(db.Model):
     # Bumped by database triggers whenever what a token search reads changes (migration 0004):
     # each worker's copy of the organization's searchable text is current while it matches.
     search_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Token lifetime policy (SPEC 10): None = no limit / tokens never expire by default.
+    max_token_lifetime_days: Mapped[int | None] = mapped_column()
+    default_token_lifetime_days: Mapped[int | None] = mapped_column(default=90, server_default="90")
 
     members: Mapped[list[User]] = relationship(back_populates="organization")
 
@@ -97,6 +96,15 @@ class ApiToken(db.Model):
         ),
         # What each worker's search copy is built from, owner by owner (token_search.py).
         Index("ix_api_tokens_searched", "organization_id", "user_id", "name", "prefix"),
+        # Sorting by expiry: never-expiring tokens (NULL) after every date (token_listing.py).
+        Index(
+            "ix_api_tokens_org_expires",
+            "organization_id",
+            text("(expires_at IS NULL)"),
+            "expires_at",
+        ),
+        # The reminder sender looks for tokens expiring around now, in every organization.
+        Index("ix_api_tokens_expires_at", "expires_at"),
         # SQLite: never give a revoked token's id to a new token (see the migration).
         {"sqlite_autoincrement": True},
     )
@@ -112,8 +120,13 @@ class ApiToken(db.Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_method: Mapped[str | None] = mapped_column(String(10))
     last_used_path: Mapped[str | None] = mapped_column(String(500))
+    # None: never expires. Refused at the API from this moment on (token_auth.py).
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     owner: Mapped[User] = relationship(back_populates="tokens")
+
+    def has_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= utcnow()
 
 
 class UserSession(db.Model):
@@ -183,3 +196,20 @@ class OutboxEmail(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TokenReminder(db.Model):
+    """A reminder email queued for a token: at most one per token, kind and expiry date.
+
+    The unique constraint is what makes queuing safe when several senders (workers, servers,
+    cron) look for due reminders at the same moment: only one insert wins (reminders.py).
+    """
+
+    __tablename__ = "token_reminders"
+    __table_args__ = (UniqueConstraint("token_id", "kind", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # "expiring_soon" or "expired"
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,6 +1,7 @@
 """Automatic retry of pending outbox mail: a small daemon thread in each serving process.
 
-Every MAIL_RETRY_INTERVAL seconds the thread delivers whatever is due (`deliver_due`). Each
+Every MAIL_RETRY_INTERVAL seconds the thread queues the expiry reminders that are due and
+delivers whatever is due (`send_due_mail`). Each
 message is claimed with an atomic UPDATE before it is sent, so the threads of several gunicorn
 workers (or a cron job running `flask send-mail`) never send one message twice.
 The thread starts with the first request, not in create_app: CLI commands such as
@@ -14,13 +15,13 @@ import threading
 
 from flask import Flask
 
-from .outbox import deliver_due
+from .reminders import send_due_mail
 
 log = logging.getLogger(__name__)
 
 
 class OutboxRetrier:
-    """Calls deliver_due() every `interval` seconds until stopped."""
+    """Calls send_due_mail() every `interval` seconds until stopped."""
 
     def __init__(self, app: Flask, interval: float) -> None:
         self.app = app
@@ -39,7 +40,7 @@ class OutboxRetrier:
         while not self._stopped.wait(self.interval):
             try:
                 with self.app.app_context():
-                    sent, pending = deliver_due()
+                    sent, pending = send_due_mail()
                 if sent:
                     log.info("Outbox retry sent %s email(s); %s still pending", sent, pending)
             except Exception:  # a database outage must not end the thread: try again later

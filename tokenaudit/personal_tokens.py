@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import update
+
 from .activities import record_activity
 from .extensions import db
 from .models import ApiToken, User
 from .text import has_unstorable_characters, has_visible_characters
 from .text_direction import isolate
+from .token_lifetime import expiry_in_days
 from .tokens import generate_token
+
+# Stands for "the organization's default lifetime" where None already means "never expires".
+ORGANIZATION_DEFAULT = object()
 
 MAX_NAME_LENGTH = 100
 
@@ -30,8 +38,23 @@ def clean_token_name(raw: object) -> str:
     return name
 
 
-def create_personal_token(owner: User, name: str) -> tuple[ApiToken, str]:
-    """Create and store a token for `owner`; returns it with its value, which is never stored."""
+class TokenAlreadyRotated(Exception):
+    """Someone else rotated or revoked the token between loading it and rotating it."""
+
+
+def _expiry_text(expires_at: datetime | None) -> str:
+    return f"expires {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else "never expires"
+
+
+def create_personal_token(
+    owner: User, name: str, expires_at: datetime | None | object = ORGANIZATION_DEFAULT
+) -> tuple[ApiToken, str]:
+    """Create and store a token for `owner`; returns it with its value, which is never stored.
+
+    `expires_at` has been checked against the policy (token_lifetime.py) by the caller.
+    """
+    if expires_at is ORGANIZATION_DEFAULT:
+        expires_at = expiry_in_days(owner.organization)
     new = generate_token()
     token = ApiToken(
         owner=owner,
@@ -39,6 +62,7 @@ def create_personal_token(owner: User, name: str) -> tuple[ApiToken, str]:
         name=name,
         prefix=new.prefix,
         digest=new.digest,
+        expires_at=expires_at,
     )
     db.session.add(token)
     db.session.flush()
@@ -47,7 +71,40 @@ def create_personal_token(owner: User, name: str) -> tuple[ApiToken, str]:
         actor=owner,
         kind="token_created",
         message=f"API token “{isolate(name)}” ({new.prefix}) created",
-        details={"token_name": name, "prefix": new.prefix},
+        details={"token_name": name, "prefix": new.prefix, "expires": _expiry_text(expires_at)},
     )
     db.session.commit()
     return token, new.value
+
+
+def rotate_personal_token(token: ApiToken, actor: User) -> str:
+    """Give the token a new value (new prefix and secret), same name and record, and a fresh
+    lifetime under the policy; the old value stops working with this commit. Returns the value.
+    """
+    old_prefix = token.prefix
+    expires_at = expiry_in_days(token.owner.organization)
+    new = generate_token()
+    # Checked update: of two rotations at once, only the one that still sees the old digest
+    # wins, so two new values can never both be live.
+    rotated = db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == token.id, ApiToken.digest == token.digest)
+        .values(prefix=new.prefix, digest=new.digest, expires_at=expires_at)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if rotated != 1:
+        db.session.rollback()
+        raise TokenAlreadyRotated(old_prefix)
+    record_activity(
+        subject=token.owner,
+        actor=actor,
+        kind="token_rotated",
+        message=(
+            f"API token “{isolate(token.name)}” rotated: {old_prefix} replaced by {new.prefix}; "
+            f"{_expiry_text(expires_at)}"
+        ),
+        details={"token_name": token.name, "prefix": new.prefix, "old_prefix": old_prefix},
+    )
+    db.session.commit()
+    db.session.refresh(token)
+    return new.value

@@ -40,7 +40,13 @@ class TokenCheck:
     """The outcome of checking an Authorization header: a token, or why there is none."""
 
     token: ApiToken | None
-    failure: str | None = None  # a reason for the log; clients only ever see one message
+    failure: str | None = None  # a reason for the log
+    # What the client is told, when not the one message for every failure: an expired token's
+    # owner is told why, so a script's owner knows to rotate it (SPEC 10).
+    detail: str | None = None
+
+
+EXPIRED_DETAIL = "Token has expired."
 
 
 def check_authorization_header(header: str | None) -> TokenCheck:
@@ -63,6 +69,8 @@ def check_authorization_header(header: str | None) -> TokenCheck:
         return TokenCheck(None, f"owner of token {prefix} is deactivated")
     if not token.owner.can_manage_tokens:
         return TokenCheck(None, f"owner of token {prefix} lacks the token permission")
+    if token.has_expired():
+        return TokenCheck(None, f"token {prefix} has expired", detail=EXPIRED_DETAIL)
     return TokenCheck(token)
 
 

@@ -30,6 +30,9 @@ SORT_COLUMNS: dict[str, tuple[ColumnElement, ...]] = {
     "last_used": (ApiToken.last_used_at,),
     "last_usage": (ApiToken.last_used_method, ApiToken.last_used_path),
     "created": (ApiToken.created_at,),
+    # Never-expiring tokens (NULL) after every date, in both directions: sorted on "has no
+    # date" first, which the index ix_api_tokens_org_expires holds in this order.
+    "expires": (ApiToken.expires_at.is_(None), ApiToken.expires_at),
 }
 FIRST_DIRECTION = {
     "name": "asc",
@@ -38,6 +41,7 @@ FIRST_DIRECTION = {
     "last_used": "desc",
     "last_usage": "asc",
     "created": "desc",
+    "expires": "asc",
 }
 
 

@@ -115,6 +115,7 @@ def upgrade():
     op.create_index('ix_users_org_lower_name', 'users', ['organization_id', sa.text('lower(full_name)')])
     _sort_indexes_for_postgresql()
     _search_version()
+    _token_lifetime()
 
 
 
@@ -258,10 +259,61 @@ def _known_sign_in_addresses():
     )
 
 
-def downgrade():
+def _drop_sessions_and_known_addresses():
     op.drop_table('known_sign_in_addresses')
     op.drop_index(op.f('ix_user_sessions_user_id'), table_name='user_sessions')
     op.drop_table('user_sessions')
+
+
+# --- Token lifetime (issue 13, SPEC 10): expiry, the organization's policy, reminders. ---
+def _token_lifetime():
+    with op.batch_alter_table('organizations') as batch:
+        batch.add_column(sa.Column('max_token_lifetime_days', sa.Integer(), nullable=True))
+        batch.add_column(
+            sa.Column('default_token_lifetime_days', sa.Integer(), nullable=True, server_default='90')
+        )
+    # Existing tokens keep NULL: they never expire until a policy says otherwise.
+    with op.batch_alter_table('api_tokens') as batch:
+        batch.add_column(sa.Column('expires_at', sa.DateTime(), nullable=True))
+    # The page sorts expiry as (expires_at IS NULL, expires_at, id): never-expiring tokens come
+    # after every date in both directions, and one index reads forwards or backwards for each.
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute(
+            'CREATE INDEX ix_api_tokens_org_expires ON api_tokens '
+            '(organization_id, (expires_at IS NULL) NULLS FIRST, expires_at NULLS FIRST, id)'
+        )
+    else:
+        op.execute(
+            'CREATE INDEX ix_api_tokens_org_expires ON api_tokens '
+            '(organization_id, (expires_at IS NULL), expires_at)'
+        )
+    op.create_index('ix_api_tokens_expires_at', 'api_tokens', ['expires_at'])
+    op.create_table('token_reminders',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('expires_at', sa.DateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['token_id'], ['api_tokens.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('token_id', 'kind', 'expires_at')
+    )
+
+
+def _drop_token_lifetime():
+    op.drop_table('token_reminders')
+    op.drop_index('ix_api_tokens_expires_at', table_name='api_tokens')
+    op.drop_index('ix_api_tokens_org_expires', table_name='api_tokens')
+    # Plain ALTER TABLE (SQLite 3.35+): a batch copy of api_tokens would lose its triggers.
+    op.execute('ALTER TABLE api_tokens DROP COLUMN expires_at')
+    op.execute('ALTER TABLE organizations DROP COLUMN default_token_lifetime_days')
+    op.execute('ALTER TABLE organizations DROP COLUMN max_token_lifetime_days')
+# --- end of token lifetime ---
+
+
+def downgrade():
+    _drop_token_lifetime()
+    _drop_sessions_and_known_addresses()
     if op.get_bind().dialect.name == 'postgresql':
         for name, (table, _event) in TRIGGERS.items():
             op.execute(f'DROP TRIGGER {name} ON {table}')

@@ -69,6 +69,12 @@ PAGES = [
     ("your tokens, new value shown", "owner", show_new_token),
     ("your tokens, name error", "owner", show_token_name_error),
     ("your tokens, revoke dialog", "owner", open_own_revoke_dialog),
+    (
+        "your tokens, rotate confirmation page",
+        "owner",
+        lambda page, world: page.goto(f"/profile/tokens/{world.tokens['CI deploy'].id}/rotate"),
+    ),
+    ("organization settings", "admin", visit("/settings")),
     ("re-authentication", "owner", visit("/reauthenticate")),
     ("403 page", "bystander", visit("/profile/tokens")),
     ("404 page", "admin", visit("/tokens/999999/revoke")),

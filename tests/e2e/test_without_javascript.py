@@ -79,3 +79,24 @@ def test_owner_reauthenticates_creates_and_revokes_a_token_without_javascript(pa
         f"Revoked your token “Laptop” ({value[:12]})."
     )
     assert api_status(live, value) == 401
+
+
+def test_owner_creates_a_30_day_token_and_rotates_it_without_javascript(page, world, live):
+    sign_in_over_http(page, world.owner.email)
+    page.goto("/profile/tokens")
+    lifetime = page.get_by_label("Expires", exact=True)
+    thirty_days = lifetime.locator("option", has_text="30 days (until ")
+    label = thirty_days.inner_text()  # the date it leads to, shown before choosing
+    lifetime.select_option(label=label)
+    page.get_by_label("Token name").fill("Nightly export")
+    page.get_by_role("button", name="Create token").click()
+    old_value = page.get_by_label("Token value").input_value()
+    until = label.split("until ")[1].rstrip(")")
+    expect(page.locator(".new-token")).to_contain_text(f"It expires on {until}")
+
+    page.goto("/profile/tokens")
+    page.get_by_role("link", name=f"Rotate {old_value[:12]}").click()
+    page.get_by_role("button", name="Rotate token").click()
+    new_value = page.get_by_label("Token value").input_value()
+    assert new_value != old_value and new_value.startswith("tka_")
+    assert api_status(live, old_value) == 401 and api_status(live, new_value) == 200

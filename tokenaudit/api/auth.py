@@ -19,7 +19,7 @@ def authenticate_token():
     check = check_authorization_header(request.headers.get("Authorization"))
     if check.token is None:
         log_auth_failure(check.failure)
-        response = jsonify(detail=UNAUTHORIZED_DETAIL)
+        response = jsonify(detail=check.detail or UNAUTHORIZED_DETAIL)
         response.status_code = 401
         response.headers["WWW-Authenticate"] = "Token"
         return response

@@ -5,8 +5,15 @@ from ..access import get_org_token_or_404, get_own_token_or_404
 from ..accounts import authenticate_user, log_auth_failure, sign_in_budget, sign_in_succeeded
 from ..extensions import db
 from ..models import ApiToken, User, utcnow
-from ..personal_tokens import InvalidTokenName, clean_token_name, create_personal_token
+from ..personal_tokens import (
+    InvalidTokenName,
+    TokenAlreadyRotated,
+    clean_token_name,
+    create_personal_token,
+    rotate_personal_token,
+)
 from ..revocation import TokenAlreadyRevoked, revoke_token
+from ..token_lifetime import LifetimeRefused, expiry_in_days, means_never, parse_days
 from ..token_listing import TokenListParams, find_org_tokens
 from . import bp
 
@@ -25,6 +32,7 @@ def token_json(token: ApiToken, with_user: bool = False) -> dict:
         "last_used_at": _iso(token.last_used_at),
         "last_used_method": token.last_used_method,
         "last_used_path": token.last_used_path,
+        "expires_at": _iso(token.expires_at),
     }
     if with_user:
         data["user"] = {
@@ -69,17 +77,34 @@ def create_token():
         name = clean_token_name(body.get("name") or f"API token {utcnow():%Y-%m-%d %H:%M} UTC")
     except InvalidTokenName as problem:
         abort(400, str(problem))
+    requested_lifetime = body.get("expires_in_days")
+    try:
+        # Its form first, before the password is checked; the policy once the owner is known.
+        if not means_never(requested_lifetime):
+            parse_days(requested_lifetime, "expires_in_days")
+    except LifetimeRefused as problem:
+        abort(400, str(problem))
     user = authenticate_user(body["username"], body["password"])
     if user is None:
         abort(401, "Unable to sign in with the credentials provided.")
     if not user.can_manage_tokens:
         log_auth_failure("user lacks the token permission", user_id=user.id)
         abort(403, "You do not have permission to create and manage personal API tokens.")
+    try:
+        expires_at = expiry_in_days(user.organization, requested_lifetime)
+    except LifetimeRefused as problem:
+        abort(400, str(problem))
     sign_in_succeeded(user)
-    token, value = create_personal_token(user, name)
+    token, value = create_personal_token(user, name, expires_at)
     # 200 rather than 201, as the api-token-auth endpoint of the product this is modelled on.
-    # Cache-Control: no-store, as on every API answer (register_security_headers).
-    return jsonify(token=value, prefix=token.prefix, name=token.name)
+    return _new_value_response(token, value)
+
+
+def _new_value_response(token: ApiToken, value: str):
+    """A token's value, shown this once (never cached: every API answer is no-store)."""
+    return jsonify(
+        token=value, prefix=token.prefix, name=token.name, expires_at=_iso(token.expires_at)
+    )
 
 
 def user_json(user: User) -> dict:
@@ -114,6 +139,17 @@ def own_tokens():
 def revoke_own_token(token_id: int):
     """Revoke one of the caller's own tokens."""
     return _revoke_or_404(get_own_token_or_404(token_id, g.api_user))
+
+
+@bp.post("/tokens/<id:token_id>/rotate/")
+def rotate_own_token(token_id: int):
+    """Give one of the caller's own tokens a new value and lifetime; the old value dies now."""
+    token = get_own_token_or_404(token_id, g.api_user)
+    try:
+        value = rotate_personal_token(token, actor=g.api_user)
+    except TokenAlreadyRotated:
+        abort(409, "That token was just rotated or revoked by another request.")
+    return _new_value_response(token, value)
 
 
 def _require_superuser() -> None:

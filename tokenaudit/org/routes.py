@@ -3,9 +3,11 @@ from flask_login import current_user, login_required
 
 from ..access import get_org_member_or_404, superuser_required
 from ..activities import recent_activities
+from ..lifetime_policy import change_lifetime_policy, parse_policy
 from ..team import PermissionChangeRefused, change_permissions, home_card_counts, team_members
+from ..token_lifetime import LifetimeRefused
 from . import bp
-from .forms import MemberForm
+from .forms import LifetimePolicyForm, MemberForm
 
 
 @bp.get("/")
@@ -51,3 +53,37 @@ def edit_member(user_id: int):
             flash("Nothing changed.", "info")
         return redirect(url_for("org.edit_member", user_id=member.id))
     return render_template("org/member.html", member=member, form=form)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@superuser_required
+def settings():
+    """Organization settings: the token lifetime policy."""
+    organization = current_user.organization
+    form = LifetimePolicyForm(
+        data={
+            "max_token_lifetime_days": organization.max_token_lifetime_days or "",
+            "default_token_lifetime_days": organization.default_token_lifetime_days or "",
+        }
+    )
+    if not form.validate_on_submit():
+        return render_template("org/settings.html", form=form)
+    try:
+        policy = parse_policy(
+            form.max_token_lifetime_days.data, form.default_token_lifetime_days.data
+        )
+    except LifetimeRefused as refusal:
+        form.form_errors.append(str(refusal))
+        return render_template("org/settings.html", form=form), 400
+    change = change_lifetime_policy(organization, current_user, *policy)
+    if not change.changed:
+        flash("Nothing changed.", "info")
+    elif change.tokens_shortened:
+        flash(
+            f"Saved. {change.tokens_shortened} tokens now expire sooner; their "
+            f"{change.owners_emailed} owners are being emailed.",
+            "success",
+        )
+    else:
+        flash("Saved. No existing token changed.", "success")
+    return redirect(url_for("org.settings"))

@@ -1,4 +1,4 @@
-from flask import make_response, render_template, url_for
+from flask import abort, make_response, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -9,9 +9,10 @@ from ..access import (
     token_permission_required,
 )
 from ..extensions import db
+from ..forms import EmptyForm
 from ..htmx import vary_on_htmx, wants_fragment
 from ..models import ApiToken
-from ..personal_tokens import create_personal_token
+from ..personal_tokens import TokenAlreadyRotated, create_personal_token, rotate_personal_token
 from ..revoke_views import perform_revoke, render_revoke_confirmation
 from . import bp
 from .forms import TokenForm
@@ -47,7 +48,7 @@ def _render_tokens_page(
 @recent_password_required
 def tokens():
     """Managing your API tokens: your tokens and a form to create one."""
-    return _render_tokens_page(TokenForm())
+    return _render_tokens_page(TokenForm(current_user.organization))
 
 
 @bp.post("/tokens")
@@ -55,11 +56,36 @@ def tokens():
 @recent_password_required
 def create_token():
     """Create a token and show its value once."""
-    form = TokenForm()
+    form = TokenForm(current_user.organization)
     if not form.validate_on_submit():
         return _render_tokens_page(form, status=422)
-    token, value = create_personal_token(current_user, form.name.data)
-    return _render_tokens_page(TokenForm(formdata=None), new_token=token, new_value=value)
+    token, value = create_personal_token(current_user, form.name.data, form.expires_at)
+    return _render_tokens_page(
+        TokenForm(current_user.organization, formdata=None), new_token=token, new_value=value
+    )
+
+
+@bp.get("/tokens/<id:token_id>/rotate")
+@token_permission_required
+@recent_password_required
+def confirm_rotate(token_id: int):
+    """Confirm replacing one of your tokens' value (the link in reminder emails leads here)."""
+    token = get_own_token_or_404(token_id, current_user)
+    return render_template("profile/rotate.html", token=token, form=EmptyForm())
+
+
+@bp.post("/tokens/<id:token_id>/rotate")
+@token_permission_required
+@recent_password_required
+def rotate_token(token_id: int):
+    """Give one of your tokens a new value and lifetime; show the value once."""
+    token = get_own_token_or_404(token_id, current_user)
+    try:
+        value = rotate_personal_token(token, actor=current_user)
+    except TokenAlreadyRotated:
+        abort(409, "That token was just rotated or revoked elsewhere: its new value is not shown.")
+    form = TokenForm(current_user.organization, formdata=None)
+    return _render_tokens_page(form, new_token=token, new_value=value)
 
 
 @bp.get("/tokens/<id:token_id>/revoke")

@@ -1,0 +1,111 @@
+"""The organization's token lifetime policy on /settings (SPEC 10)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from conftest import database_snapshot, make_token, make_user, text_part
+
+from tokenaudit.extensions import db
+from tokenaudit.models import Activity, ApiToken, OutboxEmail, utcnow
+
+
+def token_expiring_in(owner, days: int | None, name: str = "deploy") -> ApiToken:
+    token, _ = make_token(owner, name)
+    token.expires_at = None if days is None else utcnow() + timedelta(days=days)
+    db.session.commit()
+    return token
+
+
+def expiry_of(token: ApiToken):
+    db.session.expire_all()
+    return db.session.get(ApiToken, token.id).expires_at
+
+
+@pytest.mark.parametrize("path", ["/settings"])
+def test_settings_are_for_superusers_only(member_client, path):
+    assert member_client.get(path).status_code == 403
+    assert member_client.submit(path, {"max_token_lifetime_days": "1"}).status_code == 403
+
+
+def test_lowering_the_maximum_shortens_exactly_the_longer_tokens_and_mails_each_owner_once(
+    admin_client, org, admin, runner, smtp_server
+):
+    olive = make_user(org, "olive@acme.test", "Olive Owner")
+    pat = make_user(org, "pat@acme.test", "Pat Short")
+    forever = token_expiring_in(olive, None, "forever")
+    long_one = token_expiring_in(olive, 200, "long one")
+    short_one = token_expiring_in(pat, 10, "short one")
+    pats_long = token_expiring_in(pat, 45, "pat long")
+    untouched = expiry_of(short_one)
+
+    response = admin_client.submit(
+        "/settings", {"max_token_lifetime_days": "30", "default_token_lifetime_days": "30"}
+    )
+    assert response.status_code == 302
+    assert "3 tokens now expire sooner" in admin_client.get("/settings").get_data(as_text=True)
+
+    limit = utcnow() + timedelta(days=30)
+    for shortened in (forever, long_one, pats_long):
+        assert abs(expiry_of(shortened) - limit) < timedelta(minutes=1)
+    assert expiry_of(short_one) == untouched
+    activities = db.session.query(Activity).filter_by(kind="token_policy_changed").all()
+    assert len(activities) == 1 and "3 tokens shortened" in activities[0].message
+
+    result = runner.invoke(args=["send-mail"])
+    assert result.exit_code == 0, result.output
+    recipients = sorted(m["X-Envelope-To"] for m in smtp_server.messages)
+    assert recipients == ["olive@acme.test", "pat@acme.test"]
+    olives = text_part(next(m for m in smtp_server.messages if "olive" in m["X-Envelope-To"]))
+    assert forever.prefix in olives and long_one.prefix in olives
+    assert f"{expiry_of(long_one):%Y-%m-%d %H:%M:%S} UTC" in olives
+    assert short_one.prefix not in olives
+
+
+def test_raising_the_maximum_changes_no_token(admin_client, org, member):
+    org.max_token_lifetime_days = 30
+    org.default_token_lifetime_days = 30
+    db.session.commit()
+    token = token_expiring_in(member, 20)
+    before = expiry_of(token)
+    response = admin_client.submit(
+        "/settings", {"max_token_lifetime_days": "365", "default_token_lifetime_days": "90"}
+    )
+    assert response.status_code == 302
+    assert expiry_of(token) == before
+    assert db.session.query(OutboxEmail).count() == 0
+    db.session.expire_all()
+    assert (org.max_token_lifetime_days, org.default_token_lifetime_days) == (365, 90)
+
+
+def test_removing_the_maximum_allows_never_again(admin_client, org, member):
+    org.max_token_lifetime_days = 30
+    org.default_token_lifetime_days = 30
+    db.session.commit()
+    response = admin_client.submit(
+        "/settings", {"max_token_lifetime_days": "", "default_token_lifetime_days": ""}
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert org.max_token_lifetime_days is None and org.default_token_lifetime_days is None
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"max_token_lifetime_days": "30", "default_token_lifetime_days": "90"}, "at most"),
+        ({"max_token_lifetime_days": "30", "default_token_lifetime_days": ""}, "at most"),
+        ({"max_token_lifetime_days": "0", "default_token_lifetime_days": ""}, "from 1 to"),
+        ({"max_token_lifetime_days": "-3", "default_token_lifetime_days": "1"}, "from 1 to"),
+        ({"max_token_lifetime_days": "ten", "default_token_lifetime_days": "1"}, "from 1 to"),
+        ({"max_token_lifetime_days": "99999", "default_token_lifetime_days": "1"}, "from 1 to"),
+    ],
+)
+def test_a_bad_policy_is_refused_and_changes_nothing(admin_client, member, fields, message):
+    token_expiring_in(member, None)
+    before = database_snapshot()
+    response = admin_client.submit("/settings", fields)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert database_snapshot() == before

@@ -1,0 +1,132 @@
+"""Expiry reminders (SPEC 10): 7 days before and at expiry, once each, whatever sends mail."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import html_part, make_token, make_user, run_at_the_same_moment, text_part
+
+from tokenaudit.extensions import db
+from tokenaudit.models import ApiToken, utcnow
+from tokenaudit.outbox_retry import OutboxRetrier
+from tokenaudit.reminders import send_due_mail
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def app_config() -> dict:
+    return {"EXTERNAL_URL": "https://tokens.example.org"}
+
+
+def expiring_token(owner, days: float, name: str = "nightly sync") -> ApiToken:
+    token, _ = make_token(owner, name)
+    token.expires_at = utcnow() + timedelta(days=days)
+    db.session.commit()
+    return token
+
+
+def subjects(mailbox) -> list[str]:
+    return [message["Subject"] for message in mailbox.messages]
+
+
+def test_owner_is_reminded_7_days_before_and_at_expiry_once_each(
+    runner, member, clock, smtp_server
+):
+    token = expiring_token(member, 10)
+    assert runner.invoke(args=["send-mail"]).exit_code == 0
+    assert smtp_server.messages == []
+
+    clock(timedelta(days=3, minutes=1))  # 7 days left
+    for _ in range(3):
+        assert runner.invoke(args=["send-mail"]).exit_code == 0
+    expires_on = f"{token.expires_at:%Y-%m-%d}"
+    assert subjects(smtp_server) == [f"Your API token {token.prefix} expires on {expires_on}"]
+    [soon] = smtp_server.messages
+    assert soon["X-Envelope-To"] == member.email
+    rotate_link = f"https://tokens.example.org/profile/tokens/{token.id}/rotate"
+    assert rotate_link in text_part(soon) and f'href="{rotate_link}"' in html_part(soon)
+
+    clock(timedelta(days=7))  # past its date
+    for _ in range(3):
+        assert runner.invoke(args=["send-mail"]).exit_code == 0
+    assert subjects(smtp_server)[1:] == [f"Your API token {token.prefix} has expired"]
+    assert "401 Unauthorized" in text_part(smtp_server.messages[1])
+
+
+def test_rotated_token_is_reminded_again_for_its_new_date(runner, member, clock, smtp_server):
+    token = expiring_token(member, 3)
+    runner.invoke(args=["send-mail"])
+    assert len(smtp_server.messages) == 1
+    token.expires_at = utcnow() + timedelta(days=5)  # e.g. rotated under a 5-day policy
+    db.session.commit()
+    runner.invoke(args=["send-mail"])
+    runner.invoke(args=["send-mail"])
+    assert len(smtp_server.messages) == 2
+
+
+def test_tokens_without_expiry_or_long_expired_get_no_reminder(runner, member, smtp_server):
+    make_token(member, "forever")  # the organization default, 90 days
+    never, _ = make_token(member, "never")
+    never.expires_at = None
+    expiring_token(member, -30, "expired a month ago")
+    runner.invoke(args=["send-mail"])
+    assert smtp_server.messages == []
+
+
+def test_two_senders_at_the_same_moment_send_each_reminder_once(app, org, smtp_server):
+    """As when two gunicorn workers' mail threads wake together."""
+    owners = [make_user(org, f"owner{n}@acme.test") for n in range(4)]
+    tokens = [expiring_token(owners[n % 4], 2 + n / 10, f"token {n}") for n in range(40)]
+    db.session.rollback()
+    run_at_the_same_moment(app, send_due_mail, threads=2)
+    sent = Counter(subjects(smtp_server))
+    assert sorted(sent) == sorted(
+        f"Your API token {t.prefix} expires on {t.expires_at:%Y-%m-%d}" for t in tokens
+    )
+    assert set(sent.values()) == {1}
+
+
+def test_two_send_mail_processes_at_the_same_moment_send_each_reminder_once(
+    app, database_url, org, smtp_server
+):
+    owner = make_user(org, "olive@acme.test")
+    tokens = [expiring_token(owner, 3, f"token {n}") for n in range(30)]
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(app.config["MAIL_PORT"]),
+        "SECRET_KEY": "test secret key",
+    }
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "send-mail"]
+    processes = [
+        subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [process.communicate(timeout=60)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    sent = Counter(subjects(smtp_server))
+    assert len(sent) == len(tokens) and set(sent.values()) == {1}
+
+
+def test_the_mail_retry_thread_sends_reminders(app, member, smtp_server):
+    expiring_token(member, 1)
+    db.session.rollback()
+    retrier = OutboxRetrier(app, interval=0.05)
+    retrier.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not smtp_server.messages and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # several more rounds of the thread: nothing is sent twice
+    finally:
+        retrier.stop()
+    assert len(smtp_server.messages) == 1

@@ -1,0 +1,101 @@
+"""Rotating a token (SPEC 10): a new value for the same record, the old value dead at once."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from conftest import auth_header, make_token, make_user, run_at_the_same_moment
+
+from tokenaudit.extensions import db
+from tokenaudit.models import Activity, ApiToken, utcnow
+
+VALUE = re.compile(r'id="new-token-value"[^>]*value="([^"]+)"')
+
+
+def test_rotating_on_the_profile_kills_the_old_value_and_shows_the_new_one_once(
+    member_client, member, org
+):
+    org.max_token_lifetime_days = 30
+    org.default_token_lifetime_days = 20
+    db.session.commit()
+    token, old_value = make_token(member, "CI deploy")
+    old_prefix = token.prefix
+    confirm = member_client.get(f"/profile/tokens/{token.id}/rotate")
+    assert confirm.status_code == 200 and old_prefix in confirm.get_data(as_text=True)
+
+    response = member_client.submit(f"/profile/tokens/{token.id}/rotate")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "private, no-store"
+    new_value = VALUE.search(response.get_data(as_text=True)).group(1)
+
+    old = member_client.get("/api/v2/me/", headers=auth_header(old_value))
+    assert old.status_code == 401
+    assert member_client.get("/api/v2/me/", headers=auth_header(new_value)).status_code == 200
+    db.session.expire_all()
+    [rotated] = db.session.query(ApiToken).all()
+    assert (rotated.id, rotated.name) == (token.id, "CI deploy")
+    assert new_value.startswith(rotated.prefix) and rotated.prefix != old_prefix
+    assert abs(rotated.expires_at - (utcnow() + timedelta(days=20))) < timedelta(minutes=1)
+    activity = db.session.query(Activity).filter_by(kind="token_rotated").one()
+    assert old_prefix in activity.message and rotated.prefix in activity.message
+    assert new_value not in activity.message
+
+    reloaded = member_client.get("/profile/tokens").get_data(as_text=True)
+    assert new_value not in reloaded and rotated.prefix in reloaded
+
+
+def test_rotating_through_the_api(client, member):
+    token, old_value = make_token(member)
+    response = client.post(f"/api/v2/tokens/{token.id}/rotate/", headers=auth_header(old_value))
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "private, no-store"
+    body = response.json
+    assert body["name"] == token.name and body["token"].startswith(body["prefix"])
+    assert body["expires_at"]
+    assert client.get("/api/v2/me/", headers=auth_header(old_value)).status_code == 401
+    assert client.get("/api/v2/me/", headers=auth_header(body["token"])).status_code == 200
+
+
+def test_only_the_owner_rotates_a_token(client, org, member):
+    token, value = make_token(member)
+    other = make_user(org, "eve@acme.test")
+    _, eves_value = make_token(other)
+    response = client.post(f"/api/v2/tokens/{token.id}/rotate/", headers=auth_header(eves_value))
+    assert response.status_code == 404
+    assert client.get("/api/v2/me/", headers=auth_header(value)).status_code == 200
+    # ...while its owner can.
+    own = client.post(f"/api/v2/tokens/{token.id}/rotate/", headers=auth_header(value))
+    assert own.status_code == 200
+
+
+def test_two_rotations_at_once_leave_one_live_value_and_never_replace_one_value_twice(app, member):
+    token, _ = make_token(member, "rotated twice")
+    _, caller = make_token(member, "caller")
+    answers = []
+
+    def rotate() -> None:
+        answers.append(
+            app.test_client().post(
+                f"/api/v2/tokens/{token.id}/rotate/", headers=auth_header(caller)
+            )
+        )
+
+    for _ in range(5):
+        answers.clear()
+        run_at_the_same_moment(app, rotate, threads=2)
+        assert {answer.status_code for answer in answers} <= {200, 409}
+        values = [answer.json["token"] for answer in answers if answer.status_code == 200]
+        db.session.expire_all()  # the test's session still holds the token as first loaded
+        client = app.test_client()
+        live = [
+            v
+            for v in values
+            if client.get("/api/v2/me/", headers=auth_header(v)).status_code == 200
+        ]
+        assert len(live) == 1
+    # A value replaced twice would mean a client was handed a value that was dead on arrival.
+    replaced = [
+        a.details["old_prefix"] for a in db.session.query(Activity).filter_by(kind="token_rotated")
+    ]
+    assert len(replaced) == len(set(replaced)) >= 5
