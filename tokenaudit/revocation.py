@@ -32,17 +32,32 @@ class Revocation:
     email_sent: bool | None
 
 
-def _actor_description(actor: User, by_owner: bool) -> str:
+def _actor_description(actor: User | None, by_owner: bool) -> str:
+    if actor is None:
+        return "TokenAudit, automatically"
     return "the owner" if by_owner else f"superuser {isolate(actor.full_name)}"
 
 
-def revoke_token(token: ApiToken, actor: User) -> Revocation:
-    """Delete the token, record the Activity and queue the owner's email in one transaction."""
+def _how_revoked(revoked_by: str, found_at: str | None) -> str:
+    """How the Activity tells it: who revoked the token, or where the system found it."""
+    if found_at is not None:
+        return f"revoked automatically: found in public at {found_at}"
+    return f"revoked by {revoked_by}"
+
+
+def revoke_token(token: ApiToken, actor: User | None, found_at: str | None = None) -> Revocation:
+    """Delete the token, record the Activity and queue the owner's email in one transaction.
+
+    `actor` None is the system, revoking a token that a secret scanner found in public at
+    `found_at` (a URL as the scanner reported it).
+    """
     owner = token.owner
-    by_owner = actor.id == owner.id
+    by_owner = actor is not None and actor.id == owner.id
     revoked_at = utcnow()
     revoked_by = _actor_description(actor, by_owner)
     details = {"token_name": token.name, "prefix": token.prefix}
+    if found_at is not None:
+        details["found_at"] = found_at
     # Checked delete: a concurrent revoke of the same token must not be recorded twice.
     deleted = db.session.execute(
         delete(ApiToken).where(ApiToken.id == token.id).execution_options(synchronize_session=False)
@@ -55,7 +70,8 @@ def revoke_token(token: ApiToken, actor: User) -> Revocation:
         subject=owner,
         actor=actor,
         kind="token_revoked",
-        message=f"API token “{isolate(token.name)}” ({token.prefix}) revoked by {revoked_by}",
+        message=f"API token “{isolate(token.name)}” ({token.prefix}) "
+        + _how_revoked(revoked_by, found_at),
         details=details,
     )
     email = None
@@ -67,10 +83,12 @@ def revoke_token(token: ApiToken, actor: User) -> Revocation:
             "revoked_by": revoked_by,
             "revoked_at": revoked_at,
             "profile_url": url_for("profile.tokens", _external=True),
+            "found_at": found_at,
         }
+        reason = ": it was found in public" if found_at is not None else ""
         email = queue_email(
             recipient=owner.email,
-            subject=f"Your API token {token.prefix} was revoked",
+            subject=f"Your API token {token.prefix} was revoked{reason}",
             text_body=render_template("email/token_revoked.txt", **context),
             html_body=render_template("email/token_revoked.html", **context),
         )

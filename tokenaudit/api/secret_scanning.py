@@ -1,0 +1,48 @@
+"""`POST /api/v2/secret-scanning/`: a secret scanner reports tokens it found in public."""
+
+import logging
+
+from flask import abort, current_app, jsonify, request
+
+from ..accounts import log_auth_failure
+from ..extensions import limiter
+from ..secret_scanning import MalformedReport, act_on_report, parse_report
+from ..secret_scanning_keys import (
+    KEY_ID_HEADER,
+    SIGNATURE_HEADER,
+    KeysFileProblem,
+    signature_problem,
+    trusted_keys,
+)
+from . import bp
+
+log = logging.getLogger(__name__)
+
+
+def _rate_limit() -> str:
+    return current_app.config["SECRET_SCANNING_RATE_LIMIT"]
+
+
+@bp.post("/secret-scanning/")
+@limiter.limit(_rate_limit)
+def secret_scanning_report():
+    """Revoke every live token in a signed report; answer each value's label."""
+    keys_file = current_app.config["SECRET_SCANNING_KEYS_FILE"]
+    if not keys_file:
+        abort(404, "Secret scanning is not set up on this server.")
+    try:
+        keys = trusted_keys(keys_file)
+    except KeysFileProblem as problem:
+        log.error("secret-scanning keys file unusable: %s", problem)
+        abort(503, "Secret scanning is unavailable: its keys cannot be read. Nothing was changed.")
+    body = request.get_data(cache=True)
+    key_id = request.headers.get(KEY_ID_HEADER)
+    problem = signature_problem(keys, key_id, request.headers.get(SIGNATURE_HEADER), body)
+    if problem is not None:
+        log_auth_failure(f"secret-scanning report refused: {problem}", key_id=key_id)
+        abort(401, "The report is not signed by a trusted key. Nothing was changed.")
+    try:
+        entries = parse_report(body)
+    except MalformedReport as malformed:
+        abort(400, f"{malformed} Nothing was changed.")
+    return jsonify(act_on_report(entries))
