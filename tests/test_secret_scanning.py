@@ -99,9 +99,13 @@ def entry(value: str, url: str = LEAK_URL) -> dict:
 def send_report(client, body: bytes, key: SigningKey | None, **kwargs):
     headers = key.headers(body) if key is not None else {}
     headers.update(kwargs.pop("headers", {}))
-    return client.post(
+    response = client.post(
         ENDPOINT, data=body, headers=headers, content_type="application/json", **kwargs
     )
+    # As a WSGI server does once the response is sent: the owners' emails go out then.
+    response.get_data()
+    response.close()
+    return response
 
 
 def report(client, key: SigningKey, *values: str, url: str = LEAK_URL):

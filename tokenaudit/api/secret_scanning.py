@@ -6,6 +6,7 @@ from flask import abort, current_app, jsonify, request
 
 from ..accounts import log_auth_failure
 from ..extensions import limiter
+from ..outbox import deliver_after_response
 from ..secret_scanning import MalformedReport, act_on_report, parse_report
 from ..secret_scanning_keys import (
     KEY_ID_HEADER,
@@ -45,4 +46,8 @@ def secret_scanning_report():
         entries = parse_report(body)
     except MalformedReport as malformed:
         abort(400, f"{malformed} Nothing was changed.")
-    return jsonify(act_on_report(entries))
+    outcome = act_on_report(entries)
+    response = jsonify(outcome.labels)
+    # The revokes are committed; the owners' emails follow, so the scanner is answered sooner.
+    deliver_after_response(response, outcome.email_ids)
+    return response
