@@ -65,7 +65,8 @@ class DropWerkzeugAccessLines(logging.Filter):
     """The development server's own access line repeats ours, with the query string: drop it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (isinstance(record.msg, str) and record.msg.startswith('"%s" %s %s'))
+        # Werkzeug 3 puts the client's address and the time before its format string.
+        return not (isinstance(record.msg, str) and '] "%s" %s %s' in record.msg)
 
 
 def register_request_log(app: Flask) -> None:
