@@ -19,7 +19,7 @@ from flask import Flask, g, has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from hypothesis import HealthCheck, settings
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 
 from tokenaudit import create_app
@@ -27,6 +27,7 @@ from tokenaudit.accounts import hash_password, normalize_email
 from tokenaudit.extensions import db
 from tokenaudit.models import ApiToken, Organization, User
 from tokenaudit.personal_tokens import create_personal_token
+from tokenaudit.tokens import checksum, generate_token
 
 # Property-based tests: modest by default so the suite stays fast; HYPOTHESIS_PROFILE=thorough
 # for a long run. Examples share their test's app and compare the database before and after
@@ -274,6 +275,20 @@ def member_client(client: Browser, member: User) -> Browser:
 
 def auth_header(value: str) -> dict:
     return {"Authorization": f"Token {value}"}
+
+
+def count_queries():
+    """Start recording every SQL statement sent: (the list, a function that stops recording)."""
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    return statements, lambda: event.remove(db.engine, "before_cursor_execute", listener)
+
+
+def wrong_secret(value: str) -> str:
+    """A well-formed value with a valid checksum and the token's real prefix, but not its value."""
+    body = value[:12] + generate_token().value[12:44]
+    return body + checksum(body)
 
 
 @dataclass

@@ -13,6 +13,7 @@ import string
 import pytest
 from conftest import (
     auth_header,
+    count_queries,
     database_snapshot,
     every_stored_value,
     html_part,
@@ -20,17 +21,17 @@ from conftest import (
     make_token,
     make_user,
     text_part,
+    wrong_secret,
 )
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event
 
 from tokenaudit.extensions import db
 from tokenaudit.models import Activity, ApiToken
-from tokenaudit.tokens import checksum, generate_token
+from tokenaudit.tokens import generate_token
 
 ENDPOINT = "/api/v2/secret-scanning/"
 LEAK_URL = "https://github.com/octocat/Hello-World/blob/12345600b9/deploy.sh#L3"
@@ -128,12 +129,6 @@ def leaked(member):
 
 def bad_checksum(value: str) -> str:
     return value[:-1] + ("A" if value[-1] != "A" else "B")
-
-
-def wrong_secret(value: str) -> str:
-    """Well formed, valid checksum, a real prefix: but not the token's value."""
-    body = value[:12] + generate_token().value[12:44]
-    return body + checksum(body)
 
 
 # --- A live token reported ------------------------------------------------------------------
@@ -409,13 +404,6 @@ def test_hostile_signed_bodies_never_500_and_change_nothing(client, leaked, curr
 
 
 # --- Secrecy, cost and limits ----------------------------------------------------------------
-
-
-def count_queries():
-    statements = []
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(db.engine, "before_cursor_execute", listener)
-    return statements, lambda: event.remove(db.engine, "before_cursor_execute", listener)
 
 
 def test_values_that_are_not_well_formed_tokens_are_answered_without_a_database_query(

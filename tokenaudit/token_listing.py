@@ -15,6 +15,7 @@ from .extensions import db
 from .models import ApiToken, User
 from .text import without_unstorable_characters
 from .token_search import Found, find_tokens
+from .tokens import digest, parse_token
 
 PAGE_SIZE = 50
 DEFAULT_SORT = "created"
@@ -150,9 +151,31 @@ def _page_query(organization_id: int, found: Found | None, sort: str, direction:
     return query.order_by(*_order_by(sort, direction))
 
 
+def find_token_by_value(organization_id: int, value: str) -> Found | None:
+    """A whole token value (a leak report, pasted) finds that token by its digest (SPEC 12).
+
+    Only in the organization; None when `value` is not a whole token value, to search as text.
+    """
+    prefix = parse_token(value)
+    if prefix is None:
+        return None
+    token_id = db.session.scalar(
+        select(ApiToken.id).where(
+            ApiToken.organization_id == organization_id,
+            ApiToken.prefix == prefix,
+            ApiToken.digest == digest(value),
+        )
+    )
+    return Found(count=0, ids=[]) if token_id is None else Found(count=1, ids=[token_id])
+
+
 def find_org_tokens(organization_id: int, params: TokenListParams) -> TokenPage:
     """One page of the organization's tokens matching the search, in the requested order."""
-    found = find_tokens(organization_id, params.q) if params.q else None  # None: all tokens
+    found = None  # None: all tokens
+    if params.q:
+        found = find_token_by_value(organization_id, params.q)
+        if found is None:
+            found = find_tokens(organization_id, params.q)
     total = found.count if found is not None else _count(organization_id)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     if params.page > pages:

@@ -1,10 +1,13 @@
-from flask import make_response, render_template, request, url_for
+from dataclasses import replace
+
+from flask import make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..access import find_org_token, get_org_token_or_404, superuser_required
 from ..htmx import vary_on_htmx, wants_fragment
 from ..revoke_views import perform_revoke, render_revoke_confirmation
 from ..token_listing import TokenListParams, find_org_tokens
+from ..tokens import parse_token
 from . import bp
 
 
@@ -12,9 +15,19 @@ from . import bp
 @superuser_required
 def tokens():
     """Organization API Tokens: every token in the organization, searchable and sortable."""
-    result = find_org_tokens(current_user.organization_id, TokenListParams.from_args(request.args))
+    params = TokenListParams.from_args(request.args)
+    # A whole token value pasted into the search must not stay in the address bar, the
+    # browser's history or the page: its prefix takes its place, and finds the same token.
+    prefix = parse_token(params.q)
+    if prefix is not None and not wants_fragment():
+        return redirect(url_for("audit.tokens", **params.to_args(q=prefix, page=1)), 303)
+    result = find_org_tokens(current_user.organization_id, params)
+    if prefix is not None:
+        result = replace(result, params=replace(result.params, q=prefix))
     template = "audit/_table.html" if wants_fragment() else "audit/tokens.html"
     response = make_response(render_template(template, result=result))
+    if prefix is not None:
+        response.headers["HX-Push-Url"] = url_for("audit.tokens", **result.params.to_args())
     return vary_on_htmx(response)
 
 
