@@ -37,6 +37,8 @@ ENDPOINT = "/api/v2/secret-scanning/"
 LEAK_URL = "https://github.com/octocat/Hello-World/blob/12345600b9/deploy.sh#L3"
 TOKEN_TYPE = "tokenaudit_api_token"
 REFUSED = "The report is not signed by a trusted key. Nothing was changed."
+# Signing in records the time; nothing else may change.
+USAGE_COLUMNS = frozenset({"users.last_login_at"})
 
 
 class SigningKey:
@@ -144,6 +146,7 @@ def test_reported_live_token_is_revoked_recorded_and_its_owner_mailed(
     response = report(client, current_key, value)
 
     assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
     assert response.json == [
         {"token_raw": value, "token_type": TOKEN_TYPE, "label": "true_positive"}
     ]
@@ -288,6 +291,22 @@ def test_a_report_not_signed_by_a_trusted_key_is_401_and_changes_nothing(
     )
     assert_refused_and_nothing_changed(client, response, value, before)
     assert smtp_server.messages == []
+
+
+def test_a_superusers_token_or_session_is_no_signature(client, admin, leaked, current_key):
+    token, value = leaked
+    _, admin_value = make_token(admin, "admin script")
+    body = json.dumps([entry(value)]).encode()
+    before = database_snapshot(USAGE_COLUMNS)
+    with_token = client.post(
+        ENDPOINT, data=body, headers=auth_header(admin_value), content_type="application/json"
+    )
+    client.sign_in(admin.email)
+    with_session = client.post(ENDPOINT, data=body, content_type="application/json")
+    for response in (with_token, with_session):
+        assert response.status_code == 401 and response.json["detail"] == REFUSED
+    assert database_snapshot(USAGE_COLUMNS) == before
+    assert api_status(client, value) == 200
 
 
 def test_a_key_rotated_out_of_the_file_is_refused_and_a_new_one_trusted_without_restart(

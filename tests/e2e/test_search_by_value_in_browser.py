@@ -3,7 +3,6 @@ is found, and the value stays in no URL of the tab's history, no page, no stored
 
 import re
 
-import pytest
 from playwright.sync_api import expect
 
 from .conftest import sign_in
@@ -58,12 +57,9 @@ def test_pasting_a_whole_value_finds_the_token_and_the_url_holds_only_its_prefix
     assert leaked.value not in logs.text
 
 
-@pytest.mark.parametrize("java_script_enabled", [False], ids=["no-javascript"])
-def test_without_javascript_the_search_lands_on_the_prefix_url(
-    new_page, world, java_script_enabled
-):
+def test_without_javascript_the_search_lands_on_the_prefix_url(new_page, world):
     leaked = world.tokens["CI deploy"]
-    page = new_page(java_script_enabled=java_script_enabled)
+    page = new_page(java_script_enabled=False)
     sign_in(page, world.admin.email)
     page.goto("/tokens")
 

@@ -48,6 +48,7 @@ def secret_scanning_report():
         abort(400, f"{malformed} Nothing was changed.")
     outcome = act_on_report(entries)
     response = jsonify(outcome.labels)
+    response.headers["Cache-Control"] = "no-store"  # it repeats the reported values
     # The revokes are committed; the owners' emails follow, so the scanner is answered sooner.
     deliver_after_response(response, outcome.email_ids)
     return response
