@@ -195,6 +195,17 @@ def test_a_value_repeated_in_one_report_is_revoked_once(client, leaked, smtp_ser
     assert len(smtp_server.messages) == 1
 
 
+def test_a_report_without_a_url_still_revokes_and_says_so(client, leaked, smtp_server, current_key):
+    token, value = leaked
+    body = json.dumps([{"token": value, "type": TOKEN_TYPE}]).encode()
+    assert labels(send_report(client, body, current_key)) == ["true_positive"]
+    activity = db.session.query(Activity).filter_by(kind="token_revoked").one()
+    assert activity.message.endswith(
+        "revoked automatically: found in public at a place the scanner did not name"
+    )
+    assert "a place the scanner did not name" in text_part(smtp_server.messages[0])
+
+
 def test_mixed_report_labels_each_value_and_revokes_only_live_tokens(
     client, org, member, current_key
 ):

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 MAX_ENTRIES = 1000
 MAX_URL_LENGTH = 2000
+# Where a token was found when the report gives no URL (GitHub may leave it empty).
+NO_URL = "a place the scanner did not name"
 TRUE_POSITIVE = "true_positive"
 FALSE_POSITIVE = "false_positive"
 
@@ -140,7 +142,7 @@ def act_on_report(entries: list[ReportedValue]) -> ReportOutcome:
     found: dict[int, str] = {}  # each live token, and where it was first reported
     for entry in entries:
         if entry.token in live:
-            found.setdefault(live[entry.token], entry.url)
+            found.setdefault(live[entry.token], entry.url or NO_URL)
     revoked = _revoke_found(found) if found else {}
     answer = [
         {
