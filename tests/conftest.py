@@ -143,6 +143,19 @@ def database_url(request, tmp_path: Path) -> str:
         yield f"sqlite:///{path}"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def served_database_url(request, tmp_path) -> str:
+    """A migrated database that gunicorn's workers and the test share (PostgreSQL: only with
+    TEST_DATABASE_URL)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'served.db'}"
+        migrate_database(url)
+        return url
+    if not TEST_DATABASE_URL:
+        pytest.skip("PostgreSQL run only: set TEST_DATABASE_URL")
+    return request.getfixturevalue("database_url")
+
+
 @pytest.fixture
 def app_config() -> dict:
     """Override in a test module to change the app's config."""
