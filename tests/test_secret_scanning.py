@@ -476,6 +476,28 @@ def test_no_reported_value_is_logged_or_stored(
     assert "secret-scanning report refused: missing signature headers" in logs.text
 
 
+def test_token_values_in_a_reported_url_are_masked_in_the_log_activity_and_email(
+    client, member, current_key, smtp_server, logs, database_url
+):
+    # A paste site's URL can carry the leaked value, or another live token's value, itself.
+    token, value = make_token(member, "Deploy bot")
+    other, other_value = make_token(member, "Nightly export")
+    url = f"https://paste.example/raw?leak={value}&also={other_value}"
+
+    assert labels(report(client, current_key, value, url=url)) == ["true_positive"]
+
+    shown = f"https://paste.example/raw?leak={token.prefix}…[masked]&also={other.prefix}…[masked]"
+    activity = db.session.query(Activity).filter_by(kind="token_revoked").one()
+    assert activity.details["found_at"] == shown and activity.message.endswith(shown)
+    (message,) = smtp_server.messages
+    assert shown in text_part(message)
+    stored = every_stored_value(database_url)
+    for secret in (value, other_value):
+        assert secret not in logs.text and secret[12:44] not in logs.text
+        assert secret.encode() not in stored and secret not in message.as_string()
+    assert api_status(client, other_value) == 200  # not reported, so not revoked
+
+
 @pytest.mark.parametrize("limit", ["3/minute"])
 def test_the_endpoint_has_its_own_rate_limit(app, client, leaked, current_key, limit):
     app.config["SECRET_SCANNING_RATE_LIMIT"] = limit

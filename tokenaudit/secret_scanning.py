@@ -16,6 +16,7 @@ from sqlalchemy.orm import joinedload
 
 from .extensions import db
 from .models import ApiToken
+from .request_log import mask_token_values
 from .revocation import Revocation, TokenAlreadyRevoked, revoke_token
 from .text import has_unstorable_characters
 from .tokens import digest, parse_token
@@ -59,6 +60,9 @@ def _entry(position: int, item: object) -> ReportedValue:
         raise MalformedReport(
             f"Entry {position}: “url” must be at most {MAX_URL_LENGTH} printable characters."
         )
+    # A paste's URL can carry a token value (this one or another): the log, the Activity and
+    # the email only ever see its prefix.
+    fields["url"] = mask_token_values(url)
     return ReportedValue(**fields)
 
 
