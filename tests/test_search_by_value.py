@@ -66,6 +66,22 @@ def test_a_value_that_is_not_the_tokens_finds_nothing_even_with_its_prefix(admin
         assert other_value not in html
 
 
+def test_without_javascript_a_value_that_is_not_the_tokens_finds_nothing_either(admin_client, leak):
+    # The 303 leads to the prefix; what is shown there is still what the digest found.
+    token, value, outsider_value = leak
+    for other_value in (wrong_secret(value), outsider_value):
+        response = admin_client.get("/tokens", query_string={"q": other_value})
+        assert response.status_code == 303 and other_value not in response.headers["Location"]
+        html = admin_client.get(response.headers["Location"]).get_data(as_text=True)
+        assert "0 tokens matching" in html and "data-prefix=" not in html
+        assert other_value not in html
+    # The real value still finds its token, and a later search by prefix is a text search again.
+    found = admin_client.get(admin_client.get("/tokens", query_string={"q": value}).location)
+    assert f'data-prefix="{token.prefix}"' in found.get_data(as_text=True)
+    html = admin_client.get("/tokens", query_string={"q": token.prefix}).get_data(as_text=True)
+    assert f'data-prefix="{token.prefix}"' in html
+
+
 def test_the_api_twin_finds_a_whole_value_by_its_digest(client, admin, leak):
     token, value, outsider_value = leak
     _, admin_value = make_token(admin, "admin script")

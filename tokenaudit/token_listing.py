@@ -169,10 +169,15 @@ def find_token_by_value(organization_id: int, value: str) -> Found | None:
     return Found(count=0, ids=[]) if token_id is None else Found(count=1, ids=[token_id])
 
 
-def find_org_tokens(organization_id: int, params: TokenListParams) -> TokenPage:
-    """One page of the organization's tokens matching the search, in the requested order."""
-    found = None  # None: all tokens
-    if params.q:
+def find_org_tokens(
+    organization_id: int, params: TokenListParams, by_value: Found | None = None
+) -> TokenPage:
+    """One page of the organization's tokens matching the search, in the requested order.
+
+    `by_value`: what a whole token value already found by its digest, in place of `params.q`.
+    """
+    found = by_value  # None: all tokens, or the search's
+    if found is None and params.q:
         found = find_token_by_value(organization_id, params.q)
         if found is None:
             found = find_tokens(organization_id, params.q)
