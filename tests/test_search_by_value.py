@@ -82,6 +82,23 @@ def test_without_javascript_a_value_that_is_not_the_tokens_finds_nothing_either(
     assert f'data-prefix="{token.prefix}"' in html
 
 
+@pytest.mark.parametrize("pasted", ["Authorization: Token {}", '  "{}",', "API_TOKEN={}\n"])
+def test_a_whole_value_pasted_with_text_around_it_is_searched_as_that_value(
+    admin_client, leak, pasted
+):
+    # What is copied from a header, a config file or a log line carries text around the value.
+    token, value, _ = leak
+    q = pasted.format(value)
+    response = admin_client.htmx_get("/tokens", query_string={"q": q})
+    html = response.get_data(as_text=True)
+    assert "1 token matching" in html and f'data-prefix="{token.prefix}"' in html
+    assert response.headers["HX-Push-Url"] == f"/tokens?q={token.prefix}&sort=created&dir=desc"
+    assert value not in html
+    without_javascript = admin_client.get("/tokens", query_string={"q": q})
+    assert without_javascript.status_code == 303
+    assert parse_qs(urlsplit(without_javascript.location).query)["q"] == [token.prefix]
+
+
 def test_the_api_twin_finds_a_whole_value_by_its_digest(client, admin, leak):
     token, value, outsider_value = leak
     _, admin_value = make_token(admin, "admin script")

@@ -15,7 +15,7 @@ from .extensions import db
 from .models import ApiToken, User
 from .text import without_unstorable_characters
 from .token_search import Found, find_tokens
-from .tokens import digest, parse_token
+from .tokens import digest, parse_token, whole_token_in
 
 PAGE_SIZE = 50
 DEFAULT_SORT = "created"
@@ -54,6 +54,9 @@ class TokenListParams:
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> TokenListParams:
         q = without_unstorable_characters(args.get("q") or "").strip()[:MAX_QUERY_LENGTH]
+        # A value copied with text around it (a header, a config line) is searched as the value,
+        # so that it too is found by its digest and never kept in a URL or the page.
+        q = whole_token_in(q) or q
         sort = args.get("sort") if args.get("sort") in SORT_COLUMNS else DEFAULT_SORT
         direction = args.get("dir")
         if direction not in ("asc", "desc"):
