@@ -320,6 +320,20 @@ def test_a_superusers_token_or_session_is_no_signature(client, admin, leaked, cu
     assert api_status(client, value) == 200
 
 
+def test_a_refused_key_identifier_is_logged_without_a_token_value_and_bounded(
+    client, leaked, current_key, logs
+):
+    # A confused client may put its token in the key id header; a forger, anything at all.
+    token, value = leaked
+    body = json.dumps([entry(value)]).encode()
+    for key_id in (value, "x" * 5000):
+        headers = {**current_key.headers(body), "GITHUB-PUBLIC-KEY-IDENTIFIER": key_id}
+        assert send_report(client, body, None, headers=headers).status_code == 401
+    assert value not in logs.text and value[12:44] not in logs.text
+    assert "unknown key identifier" in logs.text and f'key_id="{token.prefix}' in logs.text
+    assert "x" * 200 not in logs.text
+
+
 def test_a_key_rotated_out_of_the_file_is_refused_and_a_new_one_trusted_without_restart(
     client, member, keys_file, current_key, previous_key
 ):

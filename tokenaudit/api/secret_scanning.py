@@ -7,6 +7,7 @@ from flask import abort, current_app, jsonify, request
 from ..accounts import log_auth_failure
 from ..extensions import limiter
 from ..outbox import deliver_after_response
+from ..request_log import mask_token_values
 from ..secret_scanning import MalformedReport, act_on_report, parse_report
 from ..secret_scanning_keys import (
     KEY_ID_HEADER,
@@ -18,6 +19,9 @@ from ..secret_scanning_keys import (
 from . import bp
 
 log = logging.getLogger(__name__)
+
+# GitHub's key identifiers are 64 hex digits.
+MAX_LOGGED_KEY_ID = 100
 
 
 def _rate_limit() -> str:
@@ -40,7 +44,9 @@ def secret_scanning_report():
     key_id = request.headers.get(KEY_ID_HEADER)
     problem = signature_problem(keys, key_id, request.headers.get(SIGNATURE_HEADER), body)
     if problem is not None:
-        log_auth_failure(f"secret-scanning report refused: {problem}", key_id=key_id)
+        # The header is the client's: no token value in it reaches the log, and only so much.
+        logged_key_id = mask_token_values(key_id)[:MAX_LOGGED_KEY_ID] if key_id else None
+        log_auth_failure(f"secret-scanning report refused: {problem}", key_id=logged_key_id)
         abort(401, "The report is not signed by a trusted key. Nothing was changed.")
     try:
         entries = parse_report(body)
