@@ -536,11 +536,20 @@ def test_without_a_keys_file_the_endpoint_is_off(app, client, leaked, current_ke
     assert api_status(client, value) == 200
 
 
+@pytest.mark.parametrize(
+    "contents",
+    [
+        pytest.param(
+            '{"public_keys": [{"key_identifier": "k", "key": "not a PEM key"}]}', id="pem"
+        ),
+        pytest.param("[" * 100_000 + "]" * 100_000, id="nested-too-deep"),
+    ],
+)
 def test_an_unreadable_keys_file_is_503_and_changes_nothing(
-    client, leaked, current_key, keys_file, logs
+    client, leaked, current_key, keys_file, logs, contents
 ):
     token, value = leaked
-    keys_file.write_text('{"public_keys": [{"key_identifier": "k", "key": "not a PEM key"}]}')
+    keys_file.write_text(contents)
     before = database_snapshot()
     response = report(client, current_key, value)
     assert_refused_and_nothing_changed(client, response, value, before, status=503)

@@ -44,7 +44,14 @@ def _parse_keys(data: bytes) -> dict[str, ec.EllipticCurvePublicKey]:
             if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
                 raise KeysFileProblem(f"key {entry['key_identifier']!r} is not an ECDSA P-256 key")
             keys[str(entry["key_identifier"])] = key
-    except (ValueError, KeyError, TypeError, AttributeError, UnsupportedAlgorithm) as error:
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        RecursionError,
+        UnsupportedAlgorithm,
+    ) as error:
         raise KeysFileProblem(f"not a public_keys file: {error!r}") from None
     return keys
 
