@@ -554,3 +554,26 @@ def test_an_unreadable_keys_file_is_503_and_changes_nothing(
     response = report(client, current_key, value)
     assert_refused_and_nothing_changed(client, response, value, before, status=503)
     assert "secret-scanning keys file unusable" in logs.text
+
+
+@pytest.mark.parametrize(
+    "key_ids",
+    [
+        pytest.param([None], id="null-is-not-the-id-None"),
+        pytest.param([7], id="a-number"),
+        pytest.param([""], id="empty"),
+        pytest.param(["same", "same"], id="one-id-two-keys"),
+    ],
+)
+def test_a_keys_file_whose_key_identifiers_are_ambiguous_is_503(
+    client, leaked, current_key, keys_file, key_ids
+):
+    # Which key a header names must never be a guess: str(None), str(7), or the last of two.
+    token, value = leaked
+    keys = [{"key_identifier": key_id, "key": current_key.pem()} for key_id in key_ids]
+    keys_file.write_text(json.dumps({"public_keys": keys}))
+    before = database_snapshot()
+    body = json.dumps([entry(value)]).encode()
+    headers = {**current_key.headers(body), "GITHUB-PUBLIC-KEY-IDENTIFIER": str(key_ids[0])}
+    response = send_report(client, body, None, headers=headers)
+    assert_refused_and_nothing_changed(client, response, value, before, status=503)

@@ -40,10 +40,14 @@ def _parse_keys(data: bytes) -> dict[str, ec.EllipticCurvePublicKey]:
         entries = json.loads(data)["public_keys"]
         keys = {}
         for entry in entries:
+            key_id = entry["key_identifier"]
+            # The header names a key by this string: no null read as "None", no two keys.
+            if not isinstance(key_id, str) or not key_id or key_id in keys:
+                raise KeysFileProblem(f"key identifier {key_id!r} is not a string of its own")
             key = load_pem_public_key(entry["key"].encode("ascii"))
             if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
-                raise KeysFileProblem(f"key {entry['key_identifier']!r} is not an ECDSA P-256 key")
-            keys[str(entry["key_identifier"])] = key
+                raise KeysFileProblem(f"key {key_id!r} is not an ECDSA P-256 key")
+            keys[key_id] = key
     except (
         ValueError,
         KeyError,
