@@ -20,7 +20,7 @@ from flask import Flask, g, has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from hypothesis import HealthCheck, settings
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 
 from tokenaudit import create_app
@@ -29,6 +29,7 @@ from tokenaudit.clock import move_clock, reset_clock
 from tokenaudit.extensions import db
 from tokenaudit.models import ApiToken, Organization, User
 from tokenaudit.personal_tokens import create_personal_token
+from tokenaudit.tokens import checksum, generate_token
 
 # Property-based tests: modest by default so the suite stays fast; HYPOTHESIS_PROFILE=thorough
 # for a long run. Examples share their test's app and compare the database before and after
@@ -142,6 +143,19 @@ def database_url(request, tmp_path: Path) -> str:
         path = tmp_path / "test.db"
         shutil.copy(request.getfixturevalue("migrated_database"), path)
         yield f"sqlite:///{path}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def served_database_url(request, tmp_path) -> str:
+    """A migrated database that gunicorn's workers and the test share (PostgreSQL: only with
+    TEST_DATABASE_URL)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'served.db'}"
+        migrate_database(url)
+        return url
+    if not TEST_DATABASE_URL:
+        pytest.skip("PostgreSQL run only: set TEST_DATABASE_URL")
+    return request.getfixturevalue("database_url")
 
 
 @pytest.fixture
@@ -306,6 +320,20 @@ def member_client(client: Browser, member: User) -> Browser:
 
 def auth_header(value: str) -> dict:
     return {"Authorization": f"Token {value}"}
+
+
+def count_queries():
+    """Start recording every SQL statement sent: (the list, a function that stops recording)."""
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    return statements, lambda: event.remove(db.engine, "before_cursor_execute", listener)
+
+
+def wrong_secret(value: str) -> str:
+    """A well-formed value with a valid checksum and the token's real prefix, but not its value."""
+    body = value[:12] + generate_token().value[12:44]
+    return body + checksum(body)
 
 
 @dataclass

@@ -1,8 +1,15 @@
 """The token-authenticated JSON API (SPEC section 7)."""
 
 import pytest
-from conftest import PASSWORD, auth_header, make_org, make_token, make_user
-from sqlalchemy import event
+from conftest import (
+    PASSWORD,
+    auth_header,
+    count_queries,
+    make_org,
+    make_token,
+    make_user,
+    wrong_secret,
+)
 
 from tokenaudit.extensions import db
 from tokenaudit.models import ApiToken
@@ -155,27 +162,12 @@ def test_every_malformed_or_wrong_authorization_header_gets_401(client, token_va
     assert get_me(client, token_value).status_code == 200  # the real token still works
 
 
-def wrong_secret(value: str) -> str:
-    from tokenaudit.tokens import checksum
-
-    other = generate_token().value
-    body = value[:12] + other[12:44]
-    return body + checksum(body)
-
-
-def count_queries(app):
-    statements = []
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(db.engine, "before_cursor_execute", listener)
-    return statements, lambda: event.remove(db.engine, "before_cursor_execute", listener)
-
-
 @pytest.mark.parametrize(
     "header",
     ["Token tka_" + "A" * 46, "Token tka_short", "Token " + "x" * 50, "Bearer abc", "Token"],
 )
 def test_malformed_tokens_are_refused_without_a_database_query(app, client, member, header):
-    statements, stop = count_queries(app)
+    statements, stop = count_queries()
     try:
         response = client.get("/api/v2/me/", headers={"Authorization": header})
     finally:
@@ -185,7 +177,7 @@ def test_malformed_tokens_are_refused_without_a_database_query(app, client, memb
 
 
 def test_a_good_token_is_checked_with_one_query(app, client, token_value):
-    statements, stop = count_queries(app)
+    statements, stop = count_queries()
     try:
         client.get("/api/v2/tokens/", headers=auth_header(token_value))
     finally:

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
-from conftest import TEST_DATABASE_URL, base_config, make_org, make_user, migrate_database
+from conftest import base_config, make_org, make_user
 from servers import GunicornServer
 
 from tokenaudit import create_app
@@ -41,18 +41,6 @@ class Outcome:
 class Population:
     tokens: list[tuple[int, str]]  # (id, value) of the 50 tokens under load
     admin_value: str
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def served_database_url(request, tmp_path) -> str:
-    """A migrated database that gunicorn's workers and the test share."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'served.db'}"
-        migrate_database(url)
-        return url
-    if not TEST_DATABASE_URL:
-        pytest.skip("PostgreSQL run only: set TEST_DATABASE_URL")
-    return request.getfixturevalue("database_url")
 
 
 def populate(database_url: str) -> Population:

@@ -98,6 +98,11 @@ def load_config(instance_path: Path) -> dict:
         # Proxies in front that set X-Forwarded-For/-Proto: rate limits and logs then see the
         # client's address rather than the proxy's. 0 when clients connect directly.
         "TRUSTED_PROXY_COUNT": int(os.environ.get("TRUSTED_PROXY_COUNT") or 0),
+        # Secret scanners' public keys (GitHub's public_keys JSON); unset, reports are refused.
+        "SECRET_SCANNING_KEYS_FILE": os.environ.get("SECRET_SCANNING_KEYS_FILE") or None,
+        # Per client address, counted before the signature is checked, so forged reports too.
+        "SECRET_SCANNING_RATE_LIMIT": os.environ.get("SECRET_SCANNING_RATE_LIMIT")
+        or "60 per minute",
         # Only `make bench` sets this: it adds an unauthenticated probe (see bench_probe.py).
         "BENCHMARK_ENDPOINTS": _env_bool("TOKENAUDIT_BENCHMARK"),
     }

@@ -37,7 +37,8 @@ def _message(error: HTTPException) -> str:
 def error_response(error: HTTPException) -> Response:
     """Render an HTTP error in the form the client asked for."""
     code = error.code or 500
-    if code == 429:  # only sign-in endpoints are rate limited: a refused authentication
+    # Only sign-ins and secret-scanning reports are rate limited: both are unauthenticated.
+    if code == 429:
         from .accounts import log_auth_failure
 
         log_auth_failure(f"too many attempts ({error.description})")

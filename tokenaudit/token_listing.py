@@ -15,6 +15,7 @@ from .extensions import db
 from .models import ApiToken, User
 from .text import without_unstorable_characters
 from .token_search import Found, find_tokens
+from .tokens import digest, parse_token, whole_token_in
 
 PAGE_SIZE = 50
 DEFAULT_SORT = "created"
@@ -57,6 +58,9 @@ class TokenListParams:
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> TokenListParams:
         q = without_unstorable_characters(args.get("q") or "").strip()[:MAX_QUERY_LENGTH]
+        # A value copied with text around it (a header, a config line) is searched as the value,
+        # so that it too is found by its digest and never kept in a URL or the page.
+        q = whole_token_in(q) or q
         sort = args.get("sort") if args.get("sort") in SORT_COLUMNS else DEFAULT_SORT
         direction = args.get("dir")
         if direction not in ("asc", "desc"):
@@ -155,9 +159,36 @@ def _page_query(organization_id: int, found: Found | None, sort: str, direction:
     return query.order_by(*_order_by(sort, direction))
 
 
-def find_org_tokens(organization_id: int, params: TokenListParams) -> TokenPage:
-    """One page of the organization's tokens matching the search, in the requested order."""
-    found = find_tokens(organization_id, params.q) if params.q else None  # None: all tokens
+def find_token_by_value(organization_id: int, value: str) -> Found | None:
+    """A whole token value (a leak report, pasted) finds that token by its digest (SPEC 12).
+
+    Only in the organization; None when `value` is not a whole token value, to search as text.
+    """
+    prefix = parse_token(value)
+    if prefix is None:
+        return None
+    token_id = db.session.scalar(
+        select(ApiToken.id).where(
+            ApiToken.organization_id == organization_id,
+            ApiToken.prefix == prefix,
+            ApiToken.digest == digest(value),
+        )
+    )
+    return Found(count=0, ids=[]) if token_id is None else Found(count=1, ids=[token_id])
+
+
+def find_org_tokens(
+    organization_id: int, params: TokenListParams, by_value: Found | None = None
+) -> TokenPage:
+    """One page of the organization's tokens matching the search, in the requested order.
+
+    `by_value`: what a whole token value already found by its digest, in place of `params.q`.
+    """
+    found = by_value  # None: all tokens, or the search's
+    if found is None and params.q:
+        found = find_token_by_value(organization_id, params.q)
+        if found is None:
+            found = find_tokens(organization_id, params.q)
     total = found.count if found is not None else _count(organization_id)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     if params.page > pages:

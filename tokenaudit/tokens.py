@@ -95,3 +95,11 @@ def parse_token(value: str) -> str | None:
     if checksum(body) != given_checksum:
         return None
     return value[:DISPLAY_PREFIX_LENGTH]
+
+
+def whole_token_in(text: str) -> str | None:
+    """The first well-formed token value inside `text` (a paste with text around it), if any."""
+    for match in TOKEN_PATTERN.finditer(text):
+        if parse_token(match.group(0)) is not None:
+            return match.group(0)
+    return None

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v2")
 
-from . import auth, routes  # noqa: E402,F401
+from . import auth, routes, secret_scanning  # noqa: E402,F401

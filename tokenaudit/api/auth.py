@@ -6,8 +6,9 @@ from ..accounts import log_auth_failure
 from ..token_auth import check_authorization_header, record_token_use
 from . import bp
 
-# Endpoints reachable without a token: only the one that exchanges a password for a token.
-PUBLIC_ENDPOINTS = {"api.create_token"}
+# Endpoints reachable without a token: the one that exchanges a password for a token, and the
+# secret scanners' reports (authenticated by their signature instead).
+PUBLIC_ENDPOINTS = {"api.create_token", "api.secret_scanning_report"}
 UNAUTHORIZED_DETAIL = "Authentication credentials were not provided or are not valid."
 
 

@@ -1,20 +1,45 @@
-from flask import make_response, render_template, request, url_for
+from dataclasses import replace
+
+from flask import make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from ..access import find_org_token, get_org_token_or_404, superuser_required
 from ..htmx import vary_on_htmx, wants_fragment
 from ..revoke_views import perform_revoke, render_revoke_confirmation
-from ..token_listing import TokenListParams, find_org_tokens
+from ..token_listing import TokenListParams, find_org_tokens, find_token_by_value
+from ..token_search import Found
+from ..tokens import parse_token
 from . import bp
+
+# What a whole value pasted without JavaScript found by its digest, carried over the 303 to its
+# prefix's URL (which holds no value): [prefix, ids]. Shown once; a reload searches the prefix.
+VALUE_SEARCH_KEY = "value_search"
 
 
 @bp.get("/tokens")
 @superuser_required
 def tokens():
     """Organization API Tokens: every token in the organization, searchable and sortable."""
-    result = find_org_tokens(current_user.organization_id, TokenListParams.from_args(request.args))
+    params = TokenListParams.from_args(request.args)
+    # A whole token value pasted into the search must not stay in the address bar, the
+    # browser's history or the page: its prefix takes its place, and finds the same token.
+    prefix = parse_token(params.q)
+    if prefix is not None and not wants_fragment():
+        found = find_token_by_value(current_user.organization_id, params.q)
+        session[VALUE_SEARCH_KEY] = [prefix, found.ids if found is not None else []]
+        return redirect(url_for("audit.tokens", **params.to_args(q=prefix, page=1)), 303)
+    by_value = None
+    if not wants_fragment() and VALUE_SEARCH_KEY in session:
+        carried_prefix, ids = session.pop(VALUE_SEARCH_KEY)
+        if carried_prefix == params.q:
+            by_value = Found(count=len(ids), ids=ids)
+    result = find_org_tokens(current_user.organization_id, params, by_value)
+    if prefix is not None:
+        result = replace(result, params=replace(result.params, q=prefix))
     template = "audit/_table.html" if wants_fragment() else "audit/tokens.html"
     response = make_response(render_template(template, result=result))
+    if prefix is not None:
+        response.headers["HX-Push-Url"] = url_for("audit.tokens", **result.params.to_args())
     return vary_on_htmx(response)
 
 

@@ -1,0 +1,83 @@
+"""The same leak report sent several times at once, to gunicorn with 2 workers: each token is
+revoked once (one Activity, one true_positive over all the answers), and no answer is a 5xx."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from conftest import base_config, make_org, make_user
+from servers import GunicornServer
+from test_secret_scanning import ENDPOINT, SigningKey, entry, write_keys_file
+
+from tokenaudit import create_app
+from tokenaudit.extensions import db
+from tokenaudit.models import Activity
+from tokenaudit.personal_tokens import create_personal_token
+
+pytestmark = pytest.mark.gunicorn
+
+TOKENS = 30
+SENDERS = 4
+
+
+def leaked_values(database_url: str) -> list[str]:
+    app = create_app(base_config(database_url))
+    with app.app_context():
+        owner = make_user(make_org("Leaky"), "owner@leaky.test")
+        values = [create_personal_token(owner, f"leak {n}")[1] for n in range(TOKENS)]
+        db.session.remove()
+        db.engine.dispose()
+    return values
+
+
+def revocations(database_url: str) -> int:
+    app = create_app(base_config(database_url))
+    with app.app_context():
+        count = db.session.query(Activity).filter_by(kind="token_revoked").count()
+        db.session.remove()
+        db.engine.dispose()
+    return count
+
+
+def test_the_same_report_sent_at_once_revokes_each_token_once(served_database_url, tmp_path):
+    values = leaked_values(served_database_url)
+    key = SigningKey("concurrency-key")
+    keys_file = tmp_path / "keys.json"
+    write_keys_file(keys_file, key)
+    body = json.dumps([entry(value) for value in values]).encode()
+    headers = {"Content-Type": "application/json", **key.headers(body)}
+    server = GunicornServer(
+        {
+            "DATABASE_URL": served_database_url,
+            "SECRET_SCANNING_KEYS_FILE": str(keys_file),
+            "MAIL_SERVER": None,
+            "MAIL_RETRY_INTERVAL": "0",
+        },
+        tmp_path,
+        workers=2,
+    )
+
+    def send(_: int) -> tuple[int, list]:
+        connection = server.connection(timeout=60)
+        try:
+            connection.request("POST", ENDPOINT, body=body, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+            return response.status, json.loads(data) if response.status == 200 else []
+        finally:
+            connection.close()
+
+    try:
+        with ThreadPoolExecutor(SENDERS) as pool:
+            answers = list(pool.map(send, range(SENDERS)))
+    finally:
+        server.stop()
+
+    assert [status for status, _ in answers] == [200] * SENDERS, server.log()[-3000:]
+    for position in range(TOKENS):
+        labels = [items[position]["label"] for _, items in answers]
+        assert sorted(labels) == ["false_positive"] * (SENDERS - 1) + ["true_positive"]
+    assert revocations(served_database_url) == TOKENS
+    assert "Traceback" not in server.log()
