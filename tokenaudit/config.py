@@ -98,6 +98,4 @@ def load_config(instance_path: Path) -> dict:
         # Proxies in front that set X-Forwarded-For/-Proto: rate limits and logs then see the
         # client's address rather than the proxy's. 0 when clients connect directly.
         "TRUSTED_PROXY_COUNT": int(os.environ.get("TRUSTED_PROXY_COUNT") or 0),
-        # Only `make bench` sets this: it adds an unauthenticated probe (see bench_probe.py).
-        "BENCHMARK_ENDPOINTS": _env_bool("TOKENAUDIT_BENCHMARK"),
     }
