@@ -119,7 +119,7 @@ def table_lines(result: DatabaseResult) -> list[str]:
         f"| unauthenticated probe, same work | {result.unauthenticated_rps:.0f} req/s |",
         f"| ratio authenticated / unauthenticated | {result.auth_ratio:.2f} |",
         f"| Django REST framework TokenAuthentication, GET /api/v2/me/ | {drf} |",
-        f"| ratio TokenAudit / DRF | {result.drf_ratio:.2f} |",
+        f"| ratio TokenAudit / DRF | {f'{result.drf_ratio:.2f}' if result.drf_rps else '-'} |",
         f"| throughput requests per endpoint, concurrency | "
         f"{result.throughput_requests}, {result.concurrency} |",
         f"| last usage exact on every request | {result.usage_check} |",
