@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: run serve test lint install clean screenshots bench
 
@@ -17,6 +18,11 @@ $(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
 
 install: $(STAMP)
 
+# The benchmark's peer (Django REST framework): bench-only, never in requirements.txt.
+$(BENCH_STAMP): bench/requirements-bench.txt $(STAMP)
+	$(BIN)/pip install --quiet -r bench/requirements-bench.txt
+	touch $(BENCH_STAMP)
+
 run: $(STAMP)
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
@@ -28,7 +34,8 @@ serve: $(STAMP)
 	$(FLASK) db upgrade
 	$(BIN)/gunicorn -c gunicorn.conf.py
 
-test: $(STAMP)
+# The suite runs the benchmark tiny (tests/test_bench_smoke.py), its DRF peer included.
+test: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python -m pytest
 
 # PNGs of the main pages and the open revoke dialog, for the README (needs /usr/bin/chromium).
@@ -37,7 +44,7 @@ screenshots: $(STAMP)
 
 # The audit page at 100,000 tokens and what token authentication costs; writes docs/benchmarks.md.
 # Loopback only; stops every server it starts. BENCH_ARGS="--postgres skip" for SQLite alone.
-bench: $(STAMP)
+bench: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: $(STAMP)

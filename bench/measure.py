@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import create_engine, text
 
-from bench.client import Client
+from bench.client import Client, api_token
 
 SORT_KEYS = ("name", "prefix", "user", "last_used", "last_usage", "created", "expires")
 
@@ -40,6 +40,7 @@ class Latency:
     count: int
     p50_ms: float
     p95_ms: float
+    max_ms: float
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -61,23 +62,49 @@ def latency(
         if reply.status != 200:
             raise RuntimeError(f"GET {path} answered {reply.status}")
         times.append(reply.seconds * 1000)
-    return Latency(len(times), percentile(times, 0.50), percentile(times, 0.95))
+    return Latency(len(times), percentile(times, 0.50), percentile(times, 0.95), max(times))
 
 
-def latency_after_changes(
-    client: Client, path: str, change: Callable[[], None], requests: int, max_seconds: float
-) -> Latency:
-    """Each request right after `change()` (not timed): what the first search after a token is
-    created or revoked costs, when the worker's search copy must be rebuilt."""
-    times: list[float] = []
-    deadline = time.monotonic() + max_seconds
-    while len(times) < requests and time.monotonic() < deadline:
-        change()
-        reply = client.get(path)
-        if reply.status != 200:
-            raise RuntimeError(f"GET {path} answered {reply.status}")
-        times.append(reply.seconds * 1000)
-    return Latency(len(times), percentile(times, 0.50), percentile(times, 0.95))
+class TokenChurn:
+    """A second client that creates a token and revokes it again every `interval` seconds, as
+    scripts calling api-token-auth and a superuser cleaning up do, while views are measured."""
+
+    def __init__(self, port: int, email: str, password: str, interval: float) -> None:
+        self.port, self.email, self.password, self.interval = port, email, password, interval
+        self.changes = 0
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _create_and_revoke(self) -> None:
+        value = api_token(self.port, self.email, self.password)
+        client = Client(self.port, headers={"Authorization": f"Token {value}"})
+        try:
+            own = client.get("/api/v2/tokens/").json()["tokens"]
+            token_id = next(token["id"] for token in own if value.startswith(token["prefix"]))
+            reply = client.request("DELETE", f"/api/v2/tokens/{token_id}/")
+        finally:
+            client.close()
+        if reply.status != 204:
+            raise RuntimeError(f"revoke answered {reply.status}")
+        self.changes += 2
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self._create_and_revoke()
+            except Exception as problem:  # noqa: BLE001 (reported after the run)
+                self.failures.append(repr(problem))
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def __enter__(self) -> TokenChurn:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
 
 
 @dataclass

@@ -6,8 +6,11 @@ import argparse
 import os
 import shlex
 import signal
+import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,11 +24,11 @@ from bench.databases import (
 )
 from bench.measure import (
     Throughput,
+    TokenChurn,
     audit_views,
     check_exact_usage,
     last_usage_after,
     latency,
-    latency_after_changes,
     throughput,
 )
 from bench.report import DatabaseResult, table_lines, target_lines, write_markdown
@@ -48,8 +51,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--usage-checks", type=int, default=50)
-    parser.add_argument("--changes", type=int, default=20, help="searches right after a change")
+    parser.add_argument(
+        "--mixed-requests", type=int, default=100, help="per view, while tokens change"
+    )
+    parser.add_argument(
+        "--change-interval", type=float, default=1.0, help="seconds between token create+revoke"
+    )
+    parser.add_argument("--sqlite", choices=("auto", "skip"), default="auto")
     parser.add_argument("--postgres", choices=("auto", "skip"), default="auto")
+    parser.add_argument(
+        "--peer", choices=("auto", "skip"), default="auto", help="the Django REST framework peer"
+    )
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "benchmarks.md")
     return parser.parse_args(argv)
 
@@ -65,9 +77,8 @@ def measure_views(port: int, args: argparse.Namespace, result: DatabaseResult) -
     json_client = Client(
         port, headers={"Authorization": f"Token {api_token(port, ADMIN_EMAIL, PASSWORD)}"}
     )
-    rare_search = f".{args.users // 2 + 1}@"  # one member's email: their tokens only
     try:
-        for label, query in audit_views(COMMON_SEARCH, rare_search):
+        for label, query in audit_views(COMMON_SEARCH, rare_search(args)):
             suffix = f"?{query}" if query else ""
             fragment = latency(
                 page_client, f"/tokens{suffix}", args.requests_per_view, args.view_seconds
@@ -87,45 +98,77 @@ def measure_views(port: int, args: argparse.Namespace, result: DatabaseResult) -
         json_client.close()
 
 
-def measure_search_after_changes(port: int, args: argparse.Namespace, result: DatabaseResult):
-    """A token is created, then the search is asked for: the worker's copy is rebuilt first."""
+def rare_search(args: argparse.Namespace) -> str:
+    return f".{args.users // 2 + 1}@"  # one member's email: their tokens only
+
+
+def measure_views_during_changes(
+    port: int, args: argparse.Namespace, result: DatabaseResult
+) -> None:
+    """Every view's fragment again, while a second client creates and revokes a token each
+    `--change-interval` seconds: nothing a worker keeps may go stale and cost a rebuild."""
     page_client = sign_in(port, ADMIN_EMAIL, PASSWORD)
     page_client.headers["HX-Request"] = "true"
     try:
-        run = latency_after_changes(
-            page_client,
-            f"/tokens?q={COMMON_SEARCH}",
-            lambda: api_token(port, ADMIN_EMAIL, PASSWORD),
-            args.changes,
-            args.view_seconds,
-        )
+        with TokenChurn(port, ADMIN_EMAIL, PASSWORD, args.change_interval) as churn:
+            for label, query in audit_views(COMMON_SEARCH, rare_search(args)):
+                suffix = f"?{query}" if query else ""
+                run = latency(
+                    page_client, f"/tokens{suffix}", args.mixed_requests, args.view_seconds
+                )
+                result.mixed_views.append((label, run.p50_ms, run.p95_ms, run.max_ms, run.count))
+                say(f"  while changing: {label:28s} p50 {run.p50_ms:6.1f} p95 {run.p95_ms:6.1f} "
+                    f"max {run.max_ms:6.1f} ms")  # fmt: skip
     finally:
         page_client.close()
-    result.search_after_change = (run.p50_ms, run.p95_ms, run.count)
-    say(f"  search right after a change: p50 {run.p50_ms:.1f} p95 {run.p95_ms:.1f} ms")
+    if churn.failures:
+        raise RuntimeError(f"the token churn failed: {churn.failures[0]}")
+    result.changes_during_views = churn.changes
+    say(f"  tokens created or revoked meanwhile: {churn.changes}")
 
 
 def measure_authentication(
-    port: int, database_url: str, args: argparse.Namespace, result: DatabaseResult
+    port: int,
+    database_url: str,
+    args: argparse.Namespace,
+    result: DatabaseResult,
+    peer: tuple[int, str] | None = None,
 ) -> None:
-    """Token-authenticated /me/ against the probe doing the same work, in alternating rounds."""
+    """Token-authenticated /me/ against the probe doing the same lookup, and against the DRF
+    peer's TokenAuthentication, in alternating rounds (probe, ours, peer, probe, ...)."""
     token = api_token(port, ADMIN_EMAIL, PASSWORD)
     prefix = token[:12]
     authorization = {"Authorization": f"Token {token}"}
     me_client = Client(port, headers=authorization)
-    user_id = me_client.get("/api/v2/me/").json()["id"]
-    probe_path = f"/_bench/users/{user_id}/me/"
+    probe_path = f"/_bench/tokens/{prefix}/me/"
     if Client(port).get(probe_path).json() != me_client.get("/api/v2/me/").json():
         raise RuntimeError("the probe does not render what /api/v2/me/ renders")
-    totals = {"auth": Throughput(0, 0.0), "probe": Throughput(0, 0.0)}
+    contenders = [
+        ("probe", port, probe_path, {}),
+        ("auth", port, "/api/v2/me/", authorization),
+    ]
+    if peer is not None:
+        peer_port, peer_key = peer
+        contenders.append(("drf", peer_port, "/api/v2/me/", {"Authorization": f"Token {peer_key}"}))
+    totals = {name: Throughput(0, 0.0) for name, *_rest in contenders}
+    for _name, server_port, path, headers in contenders:
+        # Not counted: each worker's first requests import and build what later ones reuse.
+        throughput(
+            lambda server_port=server_port, headers=headers: Client(
+                server_port, headers=dict(headers)
+            ),
+            path,
+            args.concurrency,
+            args.concurrency * 4,
+            args.throughput_seconds,
+        )
     started_at = datetime.now(UTC)
     for _round in range(args.rounds):
-        for name, path, headers in (
-            ("probe", probe_path, {}),
-            ("auth", "/api/v2/me/", authorization),
-        ):
+        for name, server_port, path, headers in contenders:
             run = throughput(
-                lambda headers=headers: Client(port, headers=dict(headers)),
+                lambda server_port=server_port, headers=headers: Client(
+                    server_port, headers=dict(headers)
+                ),
                 path,
                 args.concurrency,
                 args.throughput_requests,
@@ -136,6 +179,7 @@ def measure_authentication(
             )
     result.authenticated_rps = totals["auth"].per_second
     result.unauthenticated_rps = totals["probe"].per_second
+    result.drf_rps = totals["drf"].per_second if "drf" in totals else 0.0
     result.throughput_requests = totals["auth"].requests
     result.concurrency = args.concurrency
     recorded, what = last_usage_after(database_url, prefix, started_at)
@@ -147,11 +191,17 @@ def measure_authentication(
         f"after the load: {'recorded' if recorded else 'NOT recorded'} ({what})"
     )
     say(f"  /api/v2/me/ {result.authenticated_rps:.0f} req/s, probe "
-        f"{result.unauthenticated_rps:.0f} req/s, ratio {result.auth_ratio:.2f}")  # fmt: skip
+        f"{result.unauthenticated_rps:.0f} req/s, ratio {result.auth_ratio:.2f}; DRF peer "
+        f"{result.drf_rps:.0f} req/s, ratio to DRF {result.drf_ratio:.2f}")  # fmt: skip
     say(f"  usage: {result.usage_check}")
 
 
-def bench_database(database: SeededDatabase, args: argparse.Namespace, log: Path) -> DatabaseResult:
+def bench_database(
+    database: SeededDatabase,
+    args: argparse.Namespace,
+    log: Path,
+    peer: tuple[int, str] | None = None,
+) -> DatabaseResult:
     """Serve one seeded database with gunicorn and take every measurement on it."""
     result = DatabaseResult(
         label=database.label,
@@ -162,11 +212,50 @@ def bench_database(database: SeededDatabase, args: argparse.Namespace, log: Path
     say(f"{database.label}: seeded in {database.seed_seconds:.1f} s")
     with Gunicorn(database.url, workers=args.workers, log_path=log) as server:
         measure_views(server.port, args, result)
-        measure_search_after_changes(server.port, args, result)
-        measure_authentication(server.port, database.url, args, result)
+        measure_views_during_changes(server.port, args, result)
+        measure_authentication(server.port, database.url, args, result, peer)
         result.worker_peaks_mib = server.peak_memory_mib()
     say("  worker peaks: " + ", ".join(f"{peak:.0f} MiB" for peak in result.worker_peaks_mib))
     return result
+
+
+def peer_unavailable_reason(args: argparse.Namespace) -> str | None:
+    if args.peer == "skip":
+        return "skipped (--peer skip)"
+    try:
+        import django  # noqa: F401
+        import rest_framework  # noqa: F401
+    except ImportError:
+        return "Django REST framework is not installed (make bench installs it)"
+    return None
+
+
+@contextmanager
+def drf_peer(directory: Path, args: argparse.Namespace, log: Path) -> Iterator[tuple[int, str]]:
+    """The DRF peer on its own SQLite database (one user per DRF token, as DRF keeps them),
+    served by the same gunicorn command; yields its port and a token key."""
+    database = directory / "drf-peer.db"
+    environment = {
+        "DRF_PEER_DATABASE": str(database),
+        "DJANGO_SETTINGS_MODULE": "bench.drf_peer.settings",
+    }
+    seeded = subprocess.run(
+        [sys.executable, "-m", "bench.drf_peer.seed", str(args.users)],
+        env={**os.environ, **environment, "PYTHONPATH": str(PROJECT_ROOT)},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    key = seeded.stdout.strip().splitlines()[-1]
+    with Gunicorn(
+        f"sqlite:///{database}",
+        workers=args.workers,
+        log_path=log,
+        app="bench.drf_peer.wsgi:application",
+        extra_environment=environment,
+    ) as server:
+        yield server.port, key
 
 
 def _exit_on_sigterm(_signum: int, _frame: object) -> None:
@@ -184,8 +273,20 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="tokenaudit-bench-") as scratch:
         directory = Path(scratch)
         log = directory / "gunicorn.log"
-        sqlite = migrate_and_seed("SQLite", sqlite_url(directory), args.users, args.tokens_per_user)
-        results.append(bench_database(sqlite, args, log))
+        if args.sqlite == "skip":
+            notes.append("SQLite not measured: skipped (--sqlite skip).")
+        else:
+            sqlite = migrate_and_seed(
+                "SQLite", sqlite_url(directory), args.users, args.tokens_per_user
+            )
+            peer_reason = peer_unavailable_reason(args)
+            if peer_reason:
+                say(f"DRF peer: {peer_reason}")
+                notes.append(f"DRF peer not measured: {peer_reason}.")
+                results.append(bench_database(sqlite, args, log))
+            else:
+                with drf_peer(directory, args, log) as peer:
+                    results.append(bench_database(sqlite, args, log, peer))
         reason = "skipped (--postgres skip)" if args.postgres == "skip" else None
         reason = reason or postgres_unavailable_reason()
         if reason:
@@ -204,7 +305,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.workers} gunicorn sync workers; views: {args.requests_per_view} sequential "
         f"requests each (after one warm-up); throughput: {args.rounds} alternating rounds of "
         f"up to {args.throughput_requests} requests per endpoint at concurrency "
-        f"{args.concurrency}, Python http.client threads"
+        f"{args.concurrency}, Python http.client threads; while tokens change: "
+        f"{args.mixed_requests} sequential requests per view, a token created and revoked "
+        f"every {args.change_interval:g} s by a second client"
     )
     write_markdown(args.output, command, settings, results, notes, load_before)
     say(f"Wrote {args.output}")

@@ -23,11 +23,10 @@ def free_port() -> int:
 
 
 def bench_environment(database_url: str) -> dict[str, str]:
-    """The app's environment under the benchmark: its own database, the probe switched on."""
+    """The app's environment under the benchmark: its own database."""
     return {
         **os.environ,
         "DATABASE_URL": database_url,
-        "TOKENAUDIT_BENCHMARK": "1",
         # A fixed key, so the bench never writes instance/secret_key in the working tree.
         "SECRET_KEY": "benchmark only, not a secret",
         # The demo tokens expiring this week would have each worker's mail thread queue (and
@@ -44,6 +43,9 @@ class Gunicorn:
     database_url: str
     workers: int = 2
     log_path: Path | None = None
+    # The product's app with the benchmark's probe added (bench/app.py), or the DRF peer.
+    app: str = "bench.app:create_bench_app()"
+    extra_environment: dict[str, str] | None = None
 
     def start(self, ready_timeout: float = 30.0) -> Gunicorn:
         self.port = free_port()
@@ -57,13 +59,13 @@ class Gunicorn:
             "--chdir", str(PROJECT_ROOT),
             # No gunicorn.conf.py from the working directory: only these options count.
             "--config", "/dev/null",
-            "wsgi:app",
+            self.app,
         ]  # fmt: skip
         log = open(self.log_path or os.devnull, "ab")  # noqa: SIM115 (lives as long as the server)
         self._log = log
         self.process = subprocess.Popen(
             command,
-            env=bench_environment(self.database_url),
+            env={**bench_environment(self.database_url), **(self.extra_environment or {})},
             cwd=PROJECT_ROOT,
             stdout=log,
             stderr=log,

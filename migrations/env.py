@@ -45,6 +45,15 @@ def get_metadata():
     return target_db.metadata
 
 
+def include_object_of(dialect: str):
+    """Compare only the indexes this database has: models.py declares some for one database."""
+
+    def include_object(obj, _name, type_, _reflected, _compare_to) -> bool:
+        return type_ != "index" or obj.info.get("dialect", dialect) == dialect
+
+    return include_object
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -83,6 +92,7 @@ def run_migrations_online():
                 logger.info("No changes in schema detected.")
 
     conf_args = current_app.extensions["migrate"].configure_args
+    conf_args.setdefault("include_object", include_object_of(get_engine().dialect.name))
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

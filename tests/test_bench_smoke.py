@@ -10,7 +10,7 @@ NUMBER = r"\d+(?:\.\d+)?"
 TINY = (
     "--users 20 --tokens-per-user 10 --requests-per-view 3 --view-seconds 5"
     " --throughput-requests 30 --throughput-seconds 5 --rounds 1 --concurrency 4"
-    " --usage-checks 4 --changes 3 --postgres skip"
+    " --usage-checks 4 --mixed-requests 3 --change-interval 0.2 --postgres skip"
 )
 
 
@@ -30,10 +30,17 @@ def test_bench_produces_every_figure(tmp_path: Path):
         assert re.search(rf"\| {re.escape(view)} \| {NUMBER} \| {NUMBER} \| {NUMBER} \|", text)
     assert re.search(rf"token-authenticated GET /api/v2/me/ \| {NUMBER} req/s", text)
     assert re.search(rf"ratio authenticated / unauthenticated \| {NUMBER}", text)
-    assert re.search(rf"seed-demo time \| {NUMBER} s", text)
+    # The Django REST framework peer, measured in the same rounds.
     assert re.search(
-        rf"right after a token is created.*\(3 requests\) \| {NUMBER} / {NUMBER}", text
+        rf"Django REST framework TokenAuthentication, GET /api/v2/me/ \| {NUMBER} req/s", text
     )
+    assert re.search(rf"ratio TokenAudit / DRF \| {NUMBER}", text)
+    # Every view again while a second client creates and revokes tokens.
+    changes = re.search(r"While a second client created and revoked tokens \((\d+) changes", text)
+    assert changes and int(changes.group(1)) >= 2
+    for view in views:
+        assert re.search(rf"\| {re.escape(view)} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| 3 \|", text)
+    assert re.search(rf"seed-demo time \| {NUMBER} s", text)
     assert re.search(rf"worker peak memory \(VmHWM\) \| {NUMBER}, {NUMBER} MiB", text)
     assert "4/4 sequential requests recorded exactly" in text
     assert "- Command: `python -m bench" in text

@@ -12,7 +12,6 @@ from conftest import PASSWORD, auth_header, database_snapshot, make_token, make_
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tokenaudit import token_search
 from tokenaudit.token_listing import SORT_COLUMNS
 from tokenaudit.tokens import TOKEN_LENGTH
 
@@ -156,12 +155,8 @@ def named_tokens(org, admin):
     return [admin_token, *tokens], admin_value
 
 
-@pytest.mark.parametrize("sparse_share", [0.0, 1.0], ids=["scan-each-text", "find-in-one-string"])
 @given(q=search_words)
-def test_search_finds_exactly_the_tokens_a_plain_casefold_filter_finds(
-    client, named_tokens, monkeypatch, sparse_share, q
-):
-    monkeypatch.setattr(token_search, "SPARSE_SHARE", sparse_share)
+def test_search_finds_exactly_the_tokens_a_plain_casefold_filter_finds(client, named_tokens, q):
     tokens, admin_value = named_tokens
     response = client.get(
         "/api/v2/organization/tokens/", query_string={"q": q}, headers=auth_header(admin_value)

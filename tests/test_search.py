@@ -1,18 +1,18 @@
-"""Token search: the same matches on every database, from each worker's memory, always current.
+"""Token search: the same matches on every database, answered by the database, always current.
 
-The search is answered from a per-worker copy of the organization's searchable text
-(tokenaudit/token_search.py), kept current by database triggers (migration 0004). These tests
-drive it through the API and the audit page, and change tokens the ways other workers, other
-processes and hand-written SQL do.
+Each token and each user carries its case-folded search text, written with it (models.py); the
+search reads it through the engine's own index (token_listing.py). These tests drive it through
+the API and the audit page, and change tokens and owners the ways other workers and processes do.
 """
+
+import threading
 
 import pytest
 from conftest import PASSWORD, auth_header, base_config, make_org, make_token, make_user
-from sqlalchemy import create_engine, text
 
-from tokenaudit import create_app, token_search
+from tokenaudit import create_app
 from tokenaudit.extensions import db
-from tokenaudit.token_search import SearchCache
+from tokenaudit.models import User
 
 
 @pytest.fixture
@@ -86,64 +86,65 @@ def test_a_search_sees_what_another_worker_and_hand_written_sql_changed(
     assert response.status_code == 204
     assert search(client, admin_value, "nightly") == ["nightly import"]
 
-    # Another process, by hand: the owner renamed, a token renamed.
-    engine = create_engine(database_url)
-    with engine.begin() as connection:
-        connection.execute(
-            text("UPDATE users SET full_name = 'Quentin Quill' WHERE id = :id"), {"id": member.id}
-        )
-        connection.execute(
-            text("UPDATE api_tokens SET name = 'weekly import' WHERE name = 'nightly import'")
-        )
-    engine.dispose()
-    assert search(client, admin_value, "quentin") == ["weekly import"]
-    assert search(client, admin_value, "nightly") == []
+    # Another process through the models (as the app and its CLI write): the owner renamed.
+    with create_app(base_config(database_url)).app_context():
+        db.session.get(User, member.id).full_name = "Quentin Quill"
+        db.session.commit()
+    assert search(client, admin_value, "quentin") == ["nightly import"]
     assert search(client, admin_value, "bob builder") == []
 
 
-def test_recording_usage_keeps_the_copy_current(client, admin, member, monkeypatch):
-    """Every API request records its token's last use; that must not make the next search
-    rebuild the organization's copy (it is not searched)."""
+def test_a_renamed_owner_is_found_by_the_new_name_at_once_and_not_by_the_old(client, org, admin):
+    """Owners' names are searched from their own row: one update, seen by the next search."""
     _, admin_value = make_token(admin, "admin script")
-    make_token(member, "nightly export")
-    loads = []
-    real_load = token_search._load
-    monkeypatch.setattr(token_search, "_load", lambda *a: loads.append(a) or real_load(*a))
-    for _ in range(3):
-        assert client.get("/api/v2/me/", headers=auth_header(admin_value)).status_code == 200
-        assert search(client, admin_value, "nightly") == ["nightly export"]
-    assert len(loads) == 1
-    make_token(member, "nightly import")
-    assert search(client, admin_value, "nightly") == ["nightly export", "nightly import"]
-    assert len(loads) == 2
-
-
-def test_separator_characters_written_by_hand_do_not_shift_other_tokens(client, admin, member):
-    """The copy joins every token's text with control characters; the app refuses them in
-    names, but a name written by hand may hold them and must not misplace any other token."""
-    _, admin_value = make_token(admin, "admin script")
-    for name in ("first", "second", "third"):
-        make_token(member, name)
-    db.session.execute(
-        text("UPDATE api_tokens SET name = :name WHERE name = 'second'"),
-        {"name": f"sec{token_search.TOKEN_END}ond{token_search.FIELD_END}x"},
-    )
+    owner = make_user(org, "dana@acme.test", "Dana Old")
+    for number in range(3):
+        make_token(owner, f"job {number}")
+    assert search(client, admin_value, "dana old") == ["job 0", "job 1", "job 2"]
+    owner.full_name = "Dana Neuwald"
+    owner.email = "dana.n@acme.test"
     db.session.commit()
-    assert search(client, admin_value, "third") == ["third"]
-    assert search(client, admin_value, "first") == ["first"]
-    assert search(client, admin_value, "sec") == [f"sec{token_search.TOKEN_END}ond\x1fx"]
+    assert search(client, admin_value, "NEUWALD") == ["job 0", "job 1", "job 2"]
+    assert search(client, admin_value, "dana.n@") == ["job 0", "job 1", "job 2"]
+    assert search(client, admin_value, "dana old") == []
+
+
+def test_counts_follow_creates_and_revokes_from_any_worker(client, database_url, admin, member):
+    """The unfiltered total is kept, not counted: it must follow every create and revoke."""
+    _, admin_value = make_token(admin, "admin script")
+
+    def total() -> int:
+        listing = client.get("/api/v2/organization/tokens/", headers=auth_header(admin_value))
+        return listing.json["count"]
+
+    other = create_app(base_config(database_url)).test_client()
+    values = []
+    for number in range(3):
+        created = other.post(
+            "/api/v2/api-token-auth/",
+            json={"username": member.email, "password": PASSWORD, "name": f"t{number}"},
+        )
+        values.append(created.json["token"])
+    assert total() == 4
+    own = other.get("/api/v2/tokens/", headers=auth_header(values[0])).json["tokens"]
+    assert (
+        other.delete(f"/api/v2/tokens/{own[0]['id']}/", headers=auth_header(values[0])).status_code
+        == 204
+    )
+    assert total() == 3
+    # A revoke that finds the token already gone changes nothing.
+    response = client.delete(
+        f"/api/v2/organization/tokens/{own[0]['id']}/", headers=auth_header(admin_value)
+    )
+    assert response.status_code == 404
+    assert total() == 3
 
 
 QUERIES = ["job", "JOB 1", "tka_", "b", "builder", "bob@", "7", "zz-none", "Ø"]
 
 
-@pytest.mark.parametrize("sparse_share", [0.0, 1.0], ids=["scan-each-text", "find-in-one-string"])
-def test_both_ways_of_finding_agree_with_a_plain_filter(
-    client, org, admin, member, monkeypatch, sparse_share
-):
-    """Rare searches find each occurrence in one long string, common ones test every token's
-    text, and searches that match most tokens pass the others' ids: all must find the same."""
-    monkeypatch.setattr(token_search, "SPARSE_SHARE", sparse_share)
+def test_search_agrees_with_a_plain_filter(client, org, admin, member):
+    """Common, rare, short and one-character searches find what a casefold filter finds."""
     admin_token, admin_value = make_token(admin, "admin script")
     tokens = [admin_token] + [make_token(member, f"job {i}")[0] for i in range(12)]
     tokens += [make_token(admin, f"Øvelse {i}")[0] for i in range(3)]
@@ -169,19 +170,43 @@ def test_each_organization_searches_only_its_own_tokens(client, admin, member):
     assert search(client, admin_value, "eve") == []
 
 
-def test_the_cache_keeps_a_bounded_number_of_tokens(app, admin, member):
-    """Memory: least recently searched organizations are dropped past the bound."""
-    make_token(member, "one")
-    make_token(member, "two")
-    other_org = make_org("Globex")
-    make_token(make_user(other_org, "eve@globex.test", "Eve"), "three")
-    cache = SearchCache(max_tokens=2)
-    assert cache.searchable(admin.organization_id).find("one").count == 1
-    assert cache.searchable(other_org.id).find("three").count == 1
-    assert list(cache._entries) == [other_org.id]
-
-
 def test_searching_an_organization_without_tokens_finds_none(admin_client):
     page = admin_client.htmx_get("/tokens", query_string={"q": "anything"})
     assert page.status_code == 200
     assert "No tokens match “<bdi>anything</bdi>”." in page.get_data(as_text=True)
+
+
+def test_tokens_created_at_once_are_each_counted(client, database_url, admin, member):
+    """Two clients creating tokens at the same moment: the kept total loses none of them."""
+    _, admin_value = make_token(admin, "admin script")
+    workers = [create_app(base_config(database_url)).test_client() for _ in range(2)]
+    start = threading.Barrier(len(workers))
+    answers: list[int] = []
+    email = member.email
+
+    def create_tokens(worker) -> None:
+        start.wait()
+        for number in range(8):
+            answers.append(
+                worker.post(
+                    "/api/v2/api-token-auth/",
+                    json={"username": email, "password": PASSWORD, "name": f"burst {number}"},
+                ).status_code
+            )
+
+    threads = [threading.Thread(target=create_tokens, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [200] * 16
+    listing = client.get("/api/v2/organization/tokens/", headers=auth_header(admin_value)).json
+    assert listing["count"] == 17
+    assert (
+        client.get(
+            "/api/v2/organization/tokens/",
+            query_string={"q": "burst"},
+            headers=auth_header(admin_value),
+        ).json["count"]
+        == 16
+    )

@@ -109,11 +109,9 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (auth_bp, org_bp, audit_bp, profile_bp, api_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # the API authenticates by token only; it sets no cookies to forge
-    if app.config.get("BENCHMARK_ENDPOINTS"):
-        # Never in production: it shows a user's data to anyone. Only the benchmark turns it on.
-        from .bench_probe import bp as bench_probe_bp
+    from .api.auth import register_token_request_shortcuts
 
-        app.register_blueprint(bench_probe_bp)
+    register_token_request_shortcuts(app)
 
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -164,8 +162,6 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.execute("PRAGMA busy_timeout = 5000")
-    # Statement journals in memory, not in a file under /var/tmp: every token inserted or
-    # deleted runs a trigger (migration 0004), whose statement journal cost the 100,000-token
-    # seed 2.4 million file writes (+5 s).
+    # Statement journals and temporary sorts in memory, not in files under /var/tmp.
     cursor.execute("PRAGMA temp_store = MEMORY")
     cursor.close()

@@ -103,6 +103,4 @@ def load_config(instance_path: Path) -> dict:
         # Per client address, counted before the signature is checked, so forged reports too.
         "SECRET_SCANNING_RATE_LIMIT": os.environ.get("SECRET_SCANNING_RATE_LIMIT")
         or "60 per minute",
-        # Only `make bench` sets this: it adds an unauthenticated probe (see bench_probe.py).
-        "BENCHMARK_ENDPOINTS": _env_bool("TOKENAUDIT_BENCHMARK"),
     }

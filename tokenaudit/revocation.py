@@ -11,7 +11,7 @@ from sqlalchemy import delete
 from .activities import record_activity
 from .extensions import db
 from .external_links import external_url
-from .models import ApiToken, User, utcnow
+from .models import ApiToken, User, token_count_change, utcnow
 from .outbox import deliver, queue_email
 from .text_direction import isolate
 
@@ -78,6 +78,7 @@ def revoke_token(
         if not in_callers_transaction:  # the caller's transaction may hold other revokes
             db.session.rollback()
         raise TokenAlreadyRevoked(token.prefix)
+    db.session.execute(token_count_change(token.organization_id, -1))
     db.session.expunge(token)
     record_activity(
         subject=owner,

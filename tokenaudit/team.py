@@ -45,11 +45,7 @@ def home_card_counts(viewer: User) -> dict[str, int]:
         counts["members"] = db.session.scalar(
             select(func.count(User.id)).where(User.organization_id == viewer.organization_id)
         )
-        counts["org_tokens"] = db.session.scalar(
-            select(func.count(ApiToken.id)).where(
-                ApiToken.organization_id == viewer.organization_id
-            )
-        )
+        counts["org_tokens"] = viewer.organization.token_count
     if viewer.can_manage_tokens:
         counts["own_tokens"] = db.session.scalar(
             select(func.count(ApiToken.id)).where(ApiToken.user_id == viewer.id)

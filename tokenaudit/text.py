@@ -26,3 +26,18 @@ _VISIBLE_CATEGORY_CLASSES = ("L", "N", "P", "S")
 def has_visible_characters(text: str) -> bool:
     """Whether the text shows anything at all (not only spaces and invisible characters)."""
     return any(unicodedata.category(char)[0] in _VISIBLE_CATEGORY_CLASSES for char in text)
+
+
+# Between the fields of a searchable text. Control characters never reach a search
+# (without_unstorable_characters) nor a stored name, so no match spans two fields.
+FIELD_SEPARATOR = "\x1f"
+
+
+def fold(text: str) -> str:
+    """What searches compare: Unicode case folding, so "STRASSE" finds "Straße", "ÅSA" "åsa"."""
+    return text.casefold()
+
+
+def searchable_text(*fields: str | None) -> str:
+    """The folded text a search matches against: the fields, never one run into the next."""
+    return FIELD_SEPARATOR.join(fold(field or "") for field in fields)

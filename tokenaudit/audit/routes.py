@@ -7,7 +7,6 @@ from ..access import find_org_token, get_org_token_or_404, superuser_required
 from ..htmx import vary_on_htmx, wants_fragment
 from ..revoke_views import perform_revoke, render_revoke_confirmation
 from ..token_listing import TokenListParams, find_org_tokens, find_token_by_value
-from ..token_search import Found
 from ..tokens import parse_token
 from . import bp
 
@@ -26,13 +25,13 @@ def tokens():
     prefix = parse_token(params.q)
     if prefix is not None and not wants_fragment():
         found = find_token_by_value(current_user.organization_id, params.q)
-        session[VALUE_SEARCH_KEY] = [prefix, found.ids if found is not None else []]
+        session[VALUE_SEARCH_KEY] = [prefix, found or []]
         return redirect(url_for("audit.tokens", **params.to_args(q=prefix, page=1)), 303)
     by_value = None
     if not wants_fragment() and VALUE_SEARCH_KEY in session:
         carried_prefix, ids = session.pop(VALUE_SEARCH_KEY)
         if carried_prefix == params.q:
-            by_value = Found(count=len(ids), ids=ids)
+            by_value = ids
     result = find_org_tokens(current_user.organization_id, params, by_value)
     if prefix is not None:
         result = replace(result, params=replace(result.params, q=prefix))
