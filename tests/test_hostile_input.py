@@ -1,5 +1,7 @@
 """Hostile input: oversized, malformed, script-bearing. A clear 4xx, nothing stored, inert text."""
 
+import io
+
 import pytest
 from conftest import (
     PASSWORD,
@@ -131,6 +133,25 @@ def test_a_valid_multipart_form_still_creates_the_token(member_client):
     )
     assert response.status_code == 200
     assert [token.name for token in db.session.query(ApiToken)] == ["ü"]
+
+
+@pytest.mark.parametrize(
+    ("signed_in", "url", "field"),
+    [(False, "/login", "email"), (False, "/login", "password"), (True, "/profile/tokens", "name")],
+)
+def test_a_file_in_place_of_a_text_field_is_400_and_nothing_is_stored(
+    client, member, signed_in, url, field
+):
+    # No form here takes a file; Flask-WTF would hand the upload to the text field.
+    if signed_in:
+        client.sign_in(member.email)
+    before = database_snapshot()
+    fields = {"email": member.email, "password": PASSWORD, "name": "ok"}
+    fields[field] = (io.BytesIO(b"text"), "upload.txt")
+    response = client.submit(url, fields, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "takes no files" in response.get_data(as_text=True)
+    assert database_snapshot() == before
 
 
 @pytest.mark.parametrize(

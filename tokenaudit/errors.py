@@ -116,9 +116,16 @@ def refuse_invalid_utf8() -> None:
         abort(400, "The request body is not valid UTF-8 text.")
 
 
+def refuse_file_uploads() -> None:
+    """400 for a multipart body carrying a file: no form here takes one, and Flask-WTF reads
+    files before text fields, so a file named "email" would reach the code in place of text."""
+    if request.mimetype == "multipart/form-data" and request.files:
+        abort(400, "This site takes no files: send the form's fields as text.")
+
+
 def register_error_handlers(app: Flask) -> None:
     # First of all, before CSRFProtect reads the form, so the client learns the real problem.
-    app.before_request_funcs.setdefault(None, []).insert(0, refuse_invalid_utf8)
+    app.before_request_funcs.setdefault(None, [])[0:0] = [refuse_invalid_utf8, refuse_file_uploads]
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, error_response)
     app.register_error_handler(Exception, handle_unexpected_error)
