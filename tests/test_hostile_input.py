@@ -156,6 +156,29 @@ def test_a_file_in_place_of_a_text_field_is_400_and_nothing_is_stored(
 
 @pytest.mark.parametrize(
     "body",
+    [
+        {"email": {"an": "object"}, "password": "x"},
+        {"email": 5, "password": 5},
+        {"email": ["a@b.test"], "password": ["x", "y"]},
+        [1, 2],
+        "text",
+    ],
+)
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_json_posted_to_a_page_is_415_and_nothing_is_stored(client, member, body, signed_in):
+    # Pages take form posts; JSON is for /api/v2/ (Flask-WTF would read it as the form).
+    if signed_in:
+        client.sign_in(member.email)
+    url = "/profile/tokens" if signed_in else "/login"
+    before = database_snapshot()
+    response = client.post(url, json=body, headers={"X-CSRFToken": client.csrf_token()})
+    assert response.status_code == 415
+    assert "takes form posts, not JSON" in response.get_data(as_text=True)
+    assert database_snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "body",
     [b'{"username": "bob@acme.test\xff", "password": "x"}', b"\xff\xfe{}", b'{"name": "\xc0\xaf"}'],
 )
 def test_invalid_utf8_json_is_400_with_a_json_message(client, member, body):

@@ -123,9 +123,20 @@ def refuse_file_uploads() -> None:
         abort(400, "This site takes no files: send the form's fields as text.")
 
 
+def refuse_json_outside_the_api() -> None:
+    """415 for a JSON body sent to a page: its forms read form fields only. Flask-WTF would
+    otherwise take the JSON as the form, numbers, lists and objects in place of text (a 500)."""
+    if request.is_json and not request.path.startswith("/api/"):
+        abort(415, "This page takes form posts, not JSON; the JSON API is under /api/v2/.")
+
+
 def register_error_handlers(app: Flask) -> None:
     # First of all, before CSRFProtect reads the form, so the client learns the real problem.
-    app.before_request_funcs.setdefault(None, [])[0:0] = [refuse_invalid_utf8, refuse_file_uploads]
+    app.before_request_funcs.setdefault(None, [])[0:0] = [
+        refuse_invalid_utf8,
+        refuse_file_uploads,
+        refuse_json_outside_the_api,
+    ]
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, error_response)
     app.register_error_handler(Exception, handle_unexpected_error)
