@@ -126,6 +126,28 @@ def test_invalid_utf8_in_a_multipart_form_is_400_and_nothing_is_stored(member_cl
     assert database_snapshot() == before
 
 
+@pytest.mark.parametrize("multipart", [False, True])
+def test_invalid_utf8_in_a_chunked_body_is_400_and_nothing_is_stored(member_client, multipart):
+    # Chunked transfer encoding (gunicorn, the development server): no Content-Length at all.
+    csrf_token = member_client.csrf_token().encode()
+    if multipart:
+        body = multipart_body({"csrf_token": csrf_token, "name": b"\xff\xfe"})
+        content_type = "multipart/form-data; boundary=b0undary"
+    else:
+        body, content_type = b"csrf_token=" + csrf_token + b"&name=%FF%FE", FORM
+    before = database_snapshot()
+    response = member_client.post(
+        "/profile/tokens",
+        input_stream=io.BytesIO(body),
+        content_type=content_type,
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert response.status_code == 400
+    assert "not valid UTF-8" in response.get_data(as_text=True)
+    assert database_snapshot() == before
+
+
 def test_a_valid_multipart_form_still_creates_the_token(member_client):
     body = multipart_body({"csrf_token": member_client.csrf_token().encode(), "name": "ü".encode()})
     response = member_client.post(

@@ -107,7 +107,8 @@ def refuse_invalid_utf8() -> None:
     keep %FF escapes as literal text, or (multipart) replace bad bytes by U+FFFD: a name
     would be stored mangled.
     """
-    if request.mimetype not in TEXT_BODIES or not request.content_length:
+    # Not `request.content_length`: a chunked body (gunicorn, the development server) has none.
+    if request.mimetype not in TEXT_BODIES:
         return
     try:
         for text in _text_of_body():
