@@ -100,6 +100,18 @@ def _text_of_body() -> Iterator[bytes]:
         yield unquote_to_bytes(body.replace(b"+", b" "))
 
 
+def refuse_chunked_bodies_at_the_limit() -> None:
+    """413 for a chunked body (no Content-Length) that reaches MAX_CONTENT_LENGTH.
+
+    Werkzeug refuses a Content-Length over the limit itself, but stops reading a chunked body
+    at the limit without a word: the form's first megabyte would be taken for all of it.
+    """
+    limit = request.max_content_length
+    chunked = request.content_length is None
+    if chunked and limit is not None and len(request.get_data(cache=True)) >= limit:
+        abort(413)
+
+
 def refuse_invalid_utf8() -> None:
     """400 for a form, multipart or JSON body that is not UTF-8.
 
@@ -134,6 +146,7 @@ def refuse_json_outside_the_api() -> None:
 def register_error_handlers(app: Flask) -> None:
     # First of all, before CSRFProtect reads the form, so the client learns the real problem.
     app.before_request_funcs.setdefault(None, [])[0:0] = [
+        refuse_chunked_bodies_at_the_limit,
         refuse_invalid_utf8,
         refuse_file_uploads,
         refuse_json_outside_the_api,
