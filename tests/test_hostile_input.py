@@ -1,5 +1,7 @@
 """Hostile input: oversized, malformed, script-bearing. A clear 4xx, nothing stored, inert text."""
 
+import io
+
 import pytest
 from conftest import (
     PASSWORD,
@@ -26,6 +28,18 @@ def form_body(client, **fields: bytes) -> bytes:
     return b"&".join(parts)
 
 
+def post_chunked(client, url: str, body: bytes, content_type: str):
+    """POST with chunked transfer encoding, as gunicorn and the development server pass it on:
+    no Content-Length, the server ends the stream."""
+    return client.post(
+        url,
+        input_stream=io.BytesIO(body),
+        content_type=content_type,
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+
 # --- Oversized bodies -------------------------------------------------------------------------
 
 
@@ -44,6 +58,17 @@ def test_10_mb_form_is_413_with_a_message(member_client, htmx):
     response = member_client.post(
         "/profile/tokens", data=TEN_MB, content_type=FORM, headers=headers
     )
+    assert response.status_code == 413
+    assert "The request is too large." in response.get_data(as_text=True)
+    assert database_snapshot() == before
+
+
+def test_10_mb_chunked_form_is_413_not_cut_short(member_client):
+    # Chunked (no Content-Length): Werkzeug stops reading at the limit without a word, so the
+    # form's first megabyte would be taken for the whole of it.
+    before = database_snapshot()
+    body = b"csrf_token=" + member_client.csrf_token().encode() + b"&name=cut&padding=" + TEN_MB
+    response = post_chunked(member_client, "/profile/tokens", body, FORM)
     assert response.status_code == 413
     assert "The request is too large." in response.get_data(as_text=True)
     assert database_snapshot() == before
@@ -124,6 +149,22 @@ def test_invalid_utf8_in_a_multipart_form_is_400_and_nothing_is_stored(member_cl
     assert database_snapshot() == before
 
 
+@pytest.mark.parametrize("multipart", [False, True])
+def test_invalid_utf8_in_a_chunked_body_is_400_and_nothing_is_stored(member_client, multipart):
+    # Chunked transfer encoding (gunicorn, the development server): no Content-Length at all.
+    csrf_token = member_client.csrf_token().encode()
+    if multipart:
+        body = multipart_body({"csrf_token": csrf_token, "name": b"\xff\xfe"})
+        content_type = "multipart/form-data; boundary=b0undary"
+    else:
+        body, content_type = b"csrf_token=" + csrf_token + b"&name=%FF%FE", FORM
+    before = database_snapshot()
+    response = post_chunked(member_client, "/profile/tokens", body, content_type)
+    assert response.status_code == 400
+    assert "not valid UTF-8" in response.get_data(as_text=True)
+    assert database_snapshot() == before
+
+
 def test_a_valid_multipart_form_still_creates_the_token(member_client):
     body = multipart_body({"csrf_token": member_client.csrf_token().encode(), "name": "ü".encode()})
     response = member_client.post(
@@ -131,6 +172,48 @@ def test_a_valid_multipart_form_still_creates_the_token(member_client):
     )
     assert response.status_code == 200
     assert [token.name for token in db.session.query(ApiToken)] == ["ü"]
+
+
+@pytest.mark.parametrize(
+    ("signed_in", "url", "field"),
+    [(False, "/login", "email"), (False, "/login", "password"), (True, "/profile/tokens", "name")],
+)
+def test_a_file_in_place_of_a_text_field_is_400_and_nothing_is_stored(
+    client, member, signed_in, url, field
+):
+    # No form here takes a file; Flask-WTF would hand the upload to the text field.
+    if signed_in:
+        client.sign_in(member.email)
+    before = database_snapshot()
+    fields = {"email": member.email, "password": PASSWORD, "name": "ok"}
+    fields[field] = (io.BytesIO(b"text"), "upload.txt")
+    response = client.submit(url, fields, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "takes no files" in response.get_data(as_text=True)
+    assert database_snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"email": {"an": "object"}, "password": "x"},
+        {"email": 5, "password": 5},
+        {"email": ["a@b.test"], "password": ["x", "y"]},
+        [1, 2],
+        "text",
+    ],
+)
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_json_posted_to_a_page_is_415_and_nothing_is_stored(client, member, body, signed_in):
+    # Pages take form posts; JSON is for /api/v2/ (Flask-WTF would read it as the form).
+    if signed_in:
+        client.sign_in(member.email)
+    url = "/profile/tokens" if signed_in else "/login"
+    before = database_snapshot()
+    response = client.post(url, json=body, headers={"X-CSRFToken": client.csrf_token()})
+    assert response.status_code == 415
+    assert "takes form posts, not JSON" in response.get_data(as_text=True)
+    assert database_snapshot() == before
 
 
 @pytest.mark.parametrize(

@@ -73,6 +73,9 @@ def test_token_names_are_validated(member_client):
         ("   ", "Give the token a name."),
         ("\u200b", "Give the token a name."),  # zero width space: nothing anyone can read
         ("\u200b\u2066\u00a0", "Give the token a name."),
+        # Letters and symbols that draw nothing: Hangul fillers, the blank Braille pattern.
+        ("\u3164", "Give the token a name."),
+        ("\u115f\u1160\uffa0\u2800", "Give the token a name."),
         ("x" * 101, "at most 100 characters"),
         ("bad\x00name", "control characters"),
     ]:

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from conftest import CSRF_PATTERN
 from flask_login.utils import encode_cookie
-from sqlalchemy import update
+from sqlalchemy import func, update
 
 from tokenaudit.extensions import db
 from tokenaudit.models import UserSession, utcnow
@@ -130,3 +130,20 @@ def test_the_database_holds_a_digest_of_the_session_never_the_cookies_secret(cli
         secret = session["session_secret"]
     [row] = db.session.query(UserSession).all()
     assert secret not in row.digest and len(row.digest) == 64
+
+
+@pytest.mark.parametrize("app_config", [{"SESSION_IDLE_MINUTES": 30}])
+def test_the_sessions_page_does_not_count_sessions_that_idled_out(make_client, member):
+    here, laptop = make_client(), make_client()
+    here.sign_in(member.email)
+    laptop.sign_in(member.email)
+    laptops_session = db.session.query(func.max(UserSession.id)).scalar()
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.id == laptops_session)
+        .values(last_seen_at=utcnow() - timedelta(minutes=31))
+    )
+    db.session.commit()
+    page = here.get("/sessions").get_data(as_text=True)
+    assert "signed in on 1 browser," in page
+    assert not signed_in(laptop)

@@ -145,3 +145,21 @@ def test_the_owner_still_signs_in_from_an_address_that_signed_in_before(client, 
     again = client.submit("/login", {"email": member.email, "password": PASSWORD}, **owner_address)
     assert again.status_code == 302
     assert client.get("/", **owner_address).status_code == 200
+
+
+def test_an_extra_email_field_does_not_move_token_auth_guesses_to_another_budget(client, member):
+    # api-token-auth checks "username": the budget must count that account, whatever else the
+    # body says, or each guess could name a fresh "email" and get a fresh budget.
+    statuses = [
+        client.post(
+            TOKEN_AUTH,
+            json={
+                "email": f"decoy{n}@elsewhere.example",
+                "username": member.email,
+                "password": f"guess {n}",
+            },
+            **from_address(f"10.7.0.{n}"),
+        ).status_code
+        for n in range(11)
+    ]
+    assert statuses == [401] * 10 + [429]

@@ -98,13 +98,18 @@ def log_auth_failure(reason: str, **fields: object) -> None:
 
 
 def _account_email() -> str:
-    """The account this attempt signs in to: the signed-in user's for re-authentication
-    (whatever the form says), else the form's or JSON body's email."""
+    """The account this attempt signs in to, read exactly as its entry point reads it: the
+    signed-in user's for re-authentication, the JSON "username" for api-token-auth, the login
+    form's email field. Anything else in the body (a decoy "email") never picks the budget."""
     if current_user.is_authenticated:
-        return current_user.email
-    body = request.get_json(silent=True) if request.is_json else None
-    source = body if isinstance(body, dict) else request.form
-    email = source.get("email") or source.get("username") or ""
+        email = current_user.email
+    elif request.blueprint == "api":
+        body = request.get_json(silent=True) if request.is_json else None
+        email = body.get("username") if isinstance(body, dict) else None
+    else:
+        from .auth.forms import LoginForm  # here: the auth blueprint imports this module
+
+        email = LoginForm(meta={"csrf": False}).email.data
     return normalize_email(email) if isinstance(email, str) else ""
 
 

@@ -101,6 +101,18 @@ def _text_of_body() -> Iterator[bytes]:
         yield unquote_to_bytes(body.replace(b"+", b" "))
 
 
+def refuse_chunked_bodies_at_the_limit() -> None:
+    """413 for a chunked body (no Content-Length) that reaches MAX_CONTENT_LENGTH.
+
+    Werkzeug refuses a Content-Length over the limit itself, but stops reading a chunked body
+    at the limit without a word: the form's first megabyte would be taken for all of it.
+    """
+    limit = request.max_content_length
+    chunked = request.content_length is None
+    if chunked and limit is not None and len(request.get_data(cache=True)) >= limit:
+        abort(413)
+
+
 def refuse_invalid_utf8() -> None:
     """400 for a form, multipart or JSON body that is not UTF-8.
 
@@ -108,7 +120,8 @@ def refuse_invalid_utf8() -> None:
     keep %FF escapes as literal text, or (multipart) replace bad bytes by U+FFFD: a name
     would be stored mangled.
     """
-    if request.mimetype not in TEXT_BODIES or not request.content_length:
+    # Not `request.content_length`: a chunked body (gunicorn, the development server) has none.
+    if request.mimetype not in TEXT_BODIES:
         return
     try:
         for text in _text_of_body():
@@ -117,9 +130,28 @@ def refuse_invalid_utf8() -> None:
         abort(400, "The request body is not valid UTF-8 text.")
 
 
+def refuse_file_uploads() -> None:
+    """400 for a multipart body carrying a file: no form here takes one, and Flask-WTF reads
+    files before text fields, so a file named "email" would reach the code in place of text."""
+    if request.mimetype == "multipart/form-data" and request.files:
+        abort(400, "This site takes no files: send the form's fields as text.")
+
+
+def refuse_json_outside_the_api() -> None:
+    """415 for a JSON body sent to a page: its forms read form fields only. Flask-WTF would
+    otherwise take the JSON as the form, numbers, lists and objects in place of text (a 500)."""
+    if request.is_json and not request.path.startswith("/api/"):
+        abort(415, "This page takes form posts, not JSON; the JSON API is under /api/v2/.")
+
+
 def register_error_handlers(app: Flask) -> None:
     # First of all, before CSRFProtect reads the form, so the client learns the real problem.
-    app.before_request_funcs.setdefault(None, []).insert(0, refuse_invalid_utf8)
+    app.before_request_funcs.setdefault(None, [])[0:0] = [
+        refuse_chunked_bodies_at_the_limit,
+        refuse_invalid_utf8,
+        refuse_file_uploads,
+        refuse_json_outside_the_api,
+    ]
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, error_response)
     app.register_error_handler(Exception, handle_unexpected_error)

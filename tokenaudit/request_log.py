@@ -19,6 +19,9 @@ from .tokens import DISPLAY_PREFIX_LENGTH, TOKEN_PATTERN
 log = logging.getLogger("tokenaudit.requests")
 
 PLAIN_VALUE = re.compile(r"[\w./:@%+-]*")
+# A query string in a request line Werkzeug could not parse: it may hold spaces and quotes, so
+# everything after the "?" goes.
+QUERY_STRING = re.compile(r"\?.*", re.DOTALL)
 
 
 def mask_token_values(text: str) -> str:
@@ -63,13 +66,21 @@ def request_fields(response: Response) -> dict[str, object]:
 
 class DropWerkzeugAccessLines(logging.Filter):
     """The development server's own access line repeats ours, with the query string: drop it.
+    Its error lines quote a request line it cannot parse (`Bad request syntax ('GET /?q=a b
+    HTTP/1.1')`): keep them, cut at the query string.
 
     Werkzeug puts the client's address and the time in front of its format before logging
     (`127.0.0.1 - - [date] "%s" %s %s`), so the format is recognised by its end.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (isinstance(record.msg, str) and record.msg.endswith('"%s" %s %s'))
+        if isinstance(record.msg, str) and record.msg.endswith('"%s" %s %s'):
+            return False
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                QUERY_STRING.sub("?…", arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True
 
 
 def register_request_log(app: Flask) -> None:

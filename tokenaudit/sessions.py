@@ -45,6 +45,11 @@ def _current_digest() -> str | None:
     return _digest(secret) if isinstance(secret, str) else None
 
 
+def _idle_limit() -> timedelta:
+    """How long a session may go unused before it ends."""
+    return timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
+
+
 def session_is_live(user: User) -> bool:
     """Whether this request's cookie belongs to a session of `user` that has not ended or idled
     out; notes that it was seen (at most once a minute)."""
@@ -57,8 +62,7 @@ def session_is_live(user: User) -> bool:
     if row is None:
         return False
     now = utcnow()
-    idle_limit = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
-    if now - row.last_seen_at > idle_limit:
+    if now - row.last_seen_at > _idle_limit():
         db.session.delete(row)
         db.session.commit()
         return False
@@ -99,11 +103,15 @@ def end_all_sessions(user_id: int) -> None:
 
 
 def live_sessions(user_id: int) -> list[UserSession]:
-    """The user's sessions, most recently seen first."""
+    """The user's sessions that have not idled out, most recently seen first (an idle row is
+    only deleted when its cookie comes back, which may be never)."""
     return list(
         db.session.scalars(
             select(UserSession)
-            .where(UserSession.user_id == user_id)
+            .where(
+                UserSession.user_id == user_id,
+                UserSession.last_seen_at >= utcnow() - _idle_limit(),
+            )
             .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
         )
     )

@@ -21,11 +21,17 @@ def without_unstorable_characters(text: str) -> str:
 # Letters, marks, numbers, punctuation, symbols: what a reader can see. Format characters
 # (U+200B zero width space, bidi controls) and separators alone make a name nobody can read.
 _VISIBLE_CATEGORY_CLASSES = ("L", "N", "P", "S")
+# Letters and symbols that draw nothing (Hangul fillers, the blank Braille pattern): the usual
+# way to make a "blank" name past a category check.
+_BLANK_GLYPHS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
 def has_visible_characters(text: str) -> bool:
     """Whether the text shows anything at all (not only spaces and invisible characters)."""
-    return any(unicodedata.category(char)[0] in _VISIBLE_CATEGORY_CLASSES for char in text)
+    return any(
+        unicodedata.category(char)[0] in _VISIBLE_CATEGORY_CLASSES and char not in _BLANK_GLYPHS
+        for char in text
+    )
 
 
 # Between the fields of a searchable text. Control characters never reach a search
