@@ -109,3 +109,16 @@ def test_a_bad_policy_is_refused_and_changes_nothing(admin_client, member, field
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert database_snapshot() == before
+
+
+@pytest.mark.parametrize("field", ["max_token_lifetime_days", "default_token_lifetime_days"])
+@pytest.mark.parametrize("days", ["²", "٣٠", "9" * 5000])
+def test_settings_refuse_non_ascii_or_endless_digits_and_change_nothing(
+    admin_client, org, field, days
+):
+    before = database_snapshot()
+    fields = {"max_token_lifetime_days": "90", "default_token_lifetime_days": "30", field: days}
+    response = admin_client.submit("/settings", fields)
+    assert response.status_code == 400
+    assert "whole number of days from 1 to 3650" in response.get_data(as_text=True)
+    assert database_snapshot() == before

@@ -26,8 +26,10 @@ def parse_days(raw: object, what: str = "The lifetime") -> int | None:
     """A whole number of days 1-3650 from a form or JSON value; None for blank."""
     if raw is None or raw == "":
         return None
-    if isinstance(raw, str) and raw.strip().isdigit():
-        raw = int(raw.strip())
+    # ASCII digits only, and few of them: str.isdigit() also passes "²" (which int() refuses),
+    # "٣" (which int() reads as 3) and 5,000 nines (beyond int()'s digit limit).
+    if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
+        raw = int(raw.strip()) if len(raw.strip()) <= len(str(LONGEST_LIFETIME_DAYS)) else 0
     if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= LONGEST_LIFETIME_DAYS:
         raise LifetimeRefused(
             f"{what} must be a whole number of days from 1 to {LONGEST_LIFETIME_DAYS}."
