@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
+from sqlalchemy import select, update
+
+from .extensions import db
 from .models import Organization, utcnow
 
 # The profile form's choices; any whole number of days up to the policy is accepted by the API.
@@ -75,6 +78,37 @@ def expiry_in_days(organization: Organization, requested: object = None) -> date
     elif not never_allowed(organization) and days > organization.max_token_lifetime_days:
         raise _too_long(organization)
     return None if days is None else utcnow() + timedelta(days=days)
+
+
+def hold_policy(organization: Organization) -> None:
+    """Read the organization's current policy and keep it from changing until this transaction
+    ends: a token made or rotated while the maximum is being lowered is then either shortened
+    by the change or made under the new maximum, never missed by both.
+
+    The lock is the organization row's (PostgreSQL: FOR UPDATE; SQLite: the database's write
+    lock, taken by a no-op UPDATE). Exclusive, not shared: a new or rotated token's search
+    trigger updates that row anyway, and two shared holders both upgrading would deadlock.
+    """
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(
+            select(Organization)
+            .where(Organization.id == organization.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    else:
+        table = Organization.__table__
+        db.session.execute(update(table).where(table.c.id == organization.id).values(id=table.c.id))
+        db.session.refresh(organization)
+
+
+def check_expiry(organization: Organization, expires_at: datetime | None) -> None:
+    """Refuse an expiry (ruled on earlier) that the organization's policy no longer allows."""
+    maximum = organization.max_token_lifetime_days
+    if maximum is not None and (
+        expires_at is None or expires_at > utcnow() + timedelta(days=maximum)
+    ):
+        raise _too_long(organization)
 
 
 def expiry_on_date(organization: Organization, day: date) -> datetime:
