@@ -99,3 +99,18 @@ def test_two_rotations_at_once_leave_one_live_value_and_never_replace_one_value_
         a.details["old_prefix"] for a in db.session.query(Activity).filter_by(kind="token_rotated")
     ]
     assert len(replaced) == len(set(replaced)) >= 5
+
+
+def test_the_rotate_confirmation_says_what_lifetime_the_new_value_gets(member_client, org, member):
+    token, _ = make_token(member, "forever")
+    token.expires_at = None
+    org.default_token_lifetime_days = 90
+    db.session.commit()
+    page = member_client.get(f"/profile/tokens/{token.id}/rotate").get_data(as_text=True)
+    # A never-expiring token comes back from rotation with the policy's 90 days: say so first.
+    assert "It never expires." in page
+    assert "The new value will expire 90 days after you rotate it." in page
+    org.default_token_lifetime_days = None
+    db.session.commit()
+    page = member_client.get(f"/profile/tokens/{token.id}/rotate").get_data(as_text=True)
+    assert "The new value will never expire." in page
