@@ -15,7 +15,7 @@ from .external_links import external_url
 from .models import ApiToken, Organization, User, utcnow
 from .outbox import queue_email
 from .text_direction import isolate
-from .token_lifetime import LifetimeRefused, hold_policy, parse_days
+from .token_lifetime import LifetimeRefused, lock_organization, parse_days
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def change_lifetime_policy(
     check_policy(max_days, default_days)
     # Tokens being created or rotated right now finish first (and are then shortened below),
     # or wait and get the new policy; and "was" is the value this change replaces.
-    hold_policy(organization)
+    lock_organization(organization)
     old_max = organization.max_token_lifetime_days
     old_default = organization.default_token_lifetime_days
     if (old_max, old_default) == (max_days, default_days):

@@ -11,7 +11,7 @@ from .extensions import db
 from .models import ApiToken, User
 from .text import has_unstorable_characters, has_visible_characters
 from .text_direction import isolate
-from .token_lifetime import LifetimeRefused, check_expiry, expiry_in_days, hold_policy
+from .token_lifetime import LifetimeRefused, check_expiry, expiry_in_days, lock_organization
 from .tokens import generate_token
 
 # Stands for "the organization's default lifetime" where None already means "never expires".
@@ -55,7 +55,7 @@ def create_personal_token(
     checked again under the policy's lock, which a change of policy may have beaten to it
     (LifetimeRefused, nothing created).
     """
-    hold_policy(owner.organization)
+    lock_organization(owner.organization)
     try:
         if expires_at is ORGANIZATION_DEFAULT:
             expires_at = expiry_in_days(owner.organization)
@@ -91,7 +91,7 @@ def rotate_personal_token(token: ApiToken, actor: User) -> str:
     lifetime under the policy; the old value stops working with this commit. Returns the value.
     """
     old_prefix = token.prefix
-    hold_policy(token.owner.organization)
+    lock_organization(token.owner.organization)
     expires_at = expiry_in_days(token.owner.organization)
     new = generate_token()
     # Checked update: of two rotations at once, only the one that still sees the old digest

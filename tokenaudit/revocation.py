@@ -14,6 +14,7 @@ from .external_links import external_url
 from .models import ApiToken, User, utcnow
 from .outbox import deliver, queue_email
 from .text_direction import isolate
+from .token_lifetime import lock_organization
 
 
 class TokenAlreadyRevoked(Exception):
@@ -44,6 +45,9 @@ def revoke_token(token: ApiToken, actor: User) -> Revocation:
     revoked_at = utcnow()
     revoked_by = _actor_description(actor, by_owner)
     details = {"token_name": token.name, "prefix": token.prefix}
+    # The organization row first, as rotation and the lifetime policy take it: the delete's
+    # search trigger would take it after the token's row, the opposite order (a deadlock).
+    lock_organization(owner.organization)
     # Checked delete: a concurrent revoke of the same token must not be recorded twice.
     deleted = db.session.execute(
         delete(ApiToken).where(ApiToken.id == token.id).execution_options(synchronize_session=False)

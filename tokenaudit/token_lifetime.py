@@ -80,7 +80,7 @@ def expiry_in_days(organization: Organization, requested: object = None) -> date
     return None if days is None else utcnow() + timedelta(days=days)
 
 
-def hold_policy(organization: Organization) -> None:
+def lock_organization(organization: Organization) -> None:
     """Read the organization's current policy and keep it from changing until this transaction
     ends: a token made or rotated while the maximum is being lowered is then either shortened
     by the change or made under the new maximum, never missed by both.
@@ -88,6 +88,8 @@ def hold_policy(organization: Organization) -> None:
     The lock is the organization row's (PostgreSQL: FOR UPDATE; SQLite: the database's write
     lock, taken by a no-op UPDATE). Exclusive, not shared: a new or rotated token's search
     trigger updates that row anyway, and two shared holders both upgrading would deadlock.
+    Everything that writes a token takes it first (revocation too), so locks are always taken
+    organization first, then token: never a cycle.
     """
     if db.engine.dialect.name == "postgresql":
         db.session.execute(
