@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
-from conftest import database_snapshot, make_token, make_user, text_part
+from conftest import PASSWORD, database_snapshot, make_token, make_user, text_part
 
 from tokenaudit.extensions import db
 from tokenaudit.models import Activity, ApiToken, OutboxEmail, utcnow
@@ -109,3 +110,84 @@ def test_a_bad_policy_is_refused_and_changes_nothing(admin_client, member, field
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert database_snapshot() == before
+
+
+@pytest.mark.parametrize("field", ["max_token_lifetime_days", "default_token_lifetime_days"])
+@pytest.mark.parametrize("days", ["²", "٣٠", "9" * 5000])
+def test_settings_refuse_non_ascii_or_endless_digits_and_change_nothing(
+    admin_client, org, field, days
+):
+    before = database_snapshot()
+    fields = {"max_token_lifetime_days": "90", "default_token_lifetime_days": "30", field: days}
+    response = admin_client.submit("/settings", fields)
+    assert response.status_code == 400
+    assert "whole number of days from 1 to 3650" in response.get_data(as_text=True)
+    assert database_snapshot() == before
+
+
+def _lower_the_maximum_midway(monkeypatch, make_client, admin, settled: list) -> threading.Thread:
+    """While the next token is being made (its lifetime already ruled on), a superuser lowers
+    the maximum to 30 days in another request; waits up to 2 s for that request to finish."""
+    import tokenaudit.personal_tokens as personal_tokens
+
+    real_generate = personal_tokens.generate_token
+    superuser = make_client()
+    superuser.sign_in(admin.email)
+    done = threading.Event()
+
+    def lower():
+        fields = {"max_token_lifetime_days": "30", "default_token_lifetime_days": "30"}
+        settled.append(superuser.submit("/settings", fields).status_code)
+        done.set()
+
+    thread = threading.Thread(target=lower)
+
+    def generate_midway():
+        if not thread.is_alive() and not done.is_set():
+            thread.start()
+            done.wait(2)  # a fixed app keeps it waiting for this token's commit
+        return real_generate()
+
+    monkeypatch.setattr(personal_tokens, "generate_token", generate_midway)
+    return thread
+
+
+def test_a_token_created_while_the_maximum_is_lowered_still_obeys_it(
+    client, make_client, monkeypatch, admin, member
+):
+    settled: list = []
+    thread = _lower_the_maximum_midway(monkeypatch, make_client, admin, settled)
+    answer = client.post(
+        "/api/v2/api-token-auth/",
+        json={
+            "username": member.email,
+            "password": PASSWORD,
+            "name": "racer",
+            "expires_in_days": 0,
+        },
+    )
+    thread.join(10)
+    assert settled == [302]
+    db.session.expire_all()
+    tokens = db.session.query(ApiToken).filter_by(name="racer").all()
+    limit = utcnow() + timedelta(days=30)
+    # Either refused under the new maximum, or created first and then shortened by it.
+    assert answer.status_code in (200, 400), answer.get_data(as_text=True)
+    assert all(t.expires_at is not None and t.expires_at <= limit for t in tokens), [
+        t.expires_at for t in tokens
+    ]
+
+
+def test_a_token_rotated_while_the_maximum_is_lowered_still_obeys_it(
+    member_client, make_client, monkeypatch, org, admin, member
+):
+    org.default_token_lifetime_days = 365
+    db.session.commit()
+    token = token_expiring_in(member, 5)
+    settled: list = []
+    thread = _lower_the_maximum_midway(monkeypatch, make_client, admin, settled)
+    answer = member_client.submit(f"/profile/tokens/{token.id}/rotate")
+    thread.join(10)
+    assert settled == [302]
+    assert answer.status_code == 200
+    assert expiry_of(token) <= utcnow() + timedelta(days=30)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from datetime import timedelta
 
 from conftest import auth_header, make_token, make_user, run_at_the_same_moment
@@ -99,3 +100,52 @@ def test_two_rotations_at_once_leave_one_live_value_and_never_replace_one_value_
         a.details["old_prefix"] for a in db.session.query(Activity).filter_by(kind="token_rotated")
     ]
     assert len(replaced) == len(set(replaced)) >= 5
+
+
+def test_the_rotate_confirmation_says_what_lifetime_the_new_value_gets(member_client, org, member):
+    token, _ = make_token(member, "forever")
+    token.expires_at = None
+    org.default_token_lifetime_days = 90
+    db.session.commit()
+    page = member_client.get(f"/profile/tokens/{token.id}/rotate").get_data(as_text=True)
+    # A never-expiring token comes back from rotation with the policy's 90 days: say so first.
+    assert "It never expires." in page
+    assert "The new value will expire 90 days after you rotate it." in page
+    org.default_token_lifetime_days = None
+    db.session.commit()
+    page = member_client.get(f"/profile/tokens/{token.id}/rotate").get_data(as_text=True)
+    assert "The new value will never expire." in page
+
+
+def test_revoking_a_token_while_it_is_rotated_is_never_a_500(
+    member_client, make_client, monkeypatch, member
+):
+    """Rotation holds the organization row (the lifetime policy) before it updates the token; a
+    revoke of the same token at that moment must queue behind it in the same order, not lock
+    the token first and then wait for the organization (PostgreSQL: a deadlock, one 500)."""
+    import tokenaudit.personal_tokens as personal_tokens
+
+    token, _ = make_token(member, "rotated and revoked")
+    revoker = make_client()
+    revoker.sign_in(member.email)
+    revoke_page = revoker.get(f"/profile/tokens/{token.id}/revoke")
+    assert revoke_page.status_code == 200
+    answers: dict[str, int] = {}
+    real_generate = personal_tokens.generate_token
+
+    def revoke():
+        answers["revoke"] = revoker.submit(f"/profile/tokens/{token.id}/revoke").status_code
+
+    thread = threading.Thread(target=revoke)
+
+    def generate_midway():
+        if not thread.is_alive() and "revoke" not in answers:
+            thread.start()
+            thread.join(2)  # a fixed app keeps the revoke waiting for this rotation
+        return real_generate()
+
+    monkeypatch.setattr(personal_tokens, "generate_token", generate_midway)
+    answers["rotate"] = member_client.submit(f"/profile/tokens/{token.id}/rotate").status_code
+    thread.join(15)
+    assert answers["rotate"] in (200, 409) and answers["revoke"] in (200, 302, 404), answers
+    assert 500 not in answers.values()

@@ -146,3 +146,28 @@ def test_expired_tokens_are_marked_expired_on_profile_and_audit_page(
     audit_page = admin_client.get("/tokens").get_data(as_text=True)
     row = audit_page.split(f'id="token-{token.id}"')[1]
     assert ">Expired</strong>" in row.split("</tr>")[0]
+
+
+# "²" and "٣" pass str.isdigit(); int() refuses the first (was a 500) and reads the second as 3.
+# A 5,000-digit string passes isdigit() and int() refuses it too (Python's digit limit).
+ODD_DIGITS = ["²", "٣", "７", "1²", "9" * 5000]
+
+
+@pytest.mark.parametrize("lifetime", ODD_DIGITS)
+def test_api_token_auth_refuses_lifetimes_of_non_ascii_or_endless_digits(client, member, lifetime):
+    before = database_snapshot()
+    response = issue_token(client, member, expires_in_days=lifetime)
+    assert response.status_code == 400
+    assert response.json["detail"] == (
+        "expires_in_days must be a whole number of days from 1 to 3650."
+    )
+    assert database_snapshot() == before
+
+
+@pytest.mark.parametrize("lifetime", ODD_DIGITS)
+def test_profile_form_refuses_lifetimes_of_non_ascii_or_endless_digits(member_client, lifetime):
+    before = database_snapshot()
+    response = member_client.submit("/profile/tokens", {"name": "CI", "expires_in_days": lifetime})
+    assert response.status_code == 422
+    assert "whole number of days" in response.get_data(as_text=True)
+    assert database_snapshot() == before

@@ -15,7 +15,7 @@ from .external_links import external_url
 from .models import ApiToken, Organization, User, utcnow
 from .outbox import queue_email
 from .text_direction import isolate
-from .token_lifetime import LifetimeRefused, parse_days
+from .token_lifetime import LifetimeRefused, lock_organization, parse_days
 
 
 @dataclass(frozen=True)
@@ -92,9 +92,13 @@ def change_lifetime_policy(
     """Save the policy; a lower maximum shortens longer-lived tokens (counted from now) and
     emails their owners, all in one transaction with one Activity. Never lengthens a token."""
     check_policy(max_days, default_days)
+    # Tokens being created or rotated right now finish first (and are then shortened below),
+    # or wait and get the new policy; and "was" is the value this change replaces.
+    lock_organization(organization)
     old_max = organization.max_token_lifetime_days
     old_default = organization.default_token_lifetime_days
     if (old_max, old_default) == (max_days, default_days):
+        db.session.rollback()
         return PolicyChange(changed=False)
     organization.max_token_lifetime_days = max_days
     organization.default_token_lifetime_days = default_days

@@ -11,7 +11,7 @@ from .extensions import db
 from .models import ApiToken, User
 from .text import has_unstorable_characters, has_visible_characters
 from .text_direction import isolate
-from .token_lifetime import expiry_in_days
+from .token_lifetime import LifetimeRefused, check_expiry, expiry_in_days, lock_organization
 from .tokens import generate_token
 
 # Stands for "the organization's default lifetime" where None already means "never expires".
@@ -51,10 +51,19 @@ def create_personal_token(
 ) -> tuple[ApiToken, str]:
     """Create and store a token for `owner`; returns it with its value, which is never stored.
 
-    `expires_at` has been checked against the policy (token_lifetime.py) by the caller.
+    `expires_at` has been checked against the policy (token_lifetime.py) by the caller; it is
+    checked again under the policy's lock, which a change of policy may have beaten to it
+    (LifetimeRefused, nothing created).
     """
-    if expires_at is ORGANIZATION_DEFAULT:
-        expires_at = expiry_in_days(owner.organization)
+    lock_organization(owner.organization)
+    try:
+        if expires_at is ORGANIZATION_DEFAULT:
+            expires_at = expiry_in_days(owner.organization)
+        else:
+            check_expiry(owner.organization, expires_at)
+    except LifetimeRefused:
+        db.session.rollback()
+        raise
     new = generate_token()
     token = ApiToken(
         owner=owner,
@@ -82,6 +91,7 @@ def rotate_personal_token(token: ApiToken, actor: User) -> str:
     lifetime under the policy; the old value stops working with this commit. Returns the value.
     """
     old_prefix = token.prefix
+    lock_organization(token.owner.organization)
     expires_at = expiry_in_days(token.owner.organization)
     new = generate_token()
     # Checked update: of two rotations at once, only the one that still sees the old digest

@@ -14,6 +14,7 @@ from .external_links import external_url
 from .models import ApiToken, User, token_count_change, utcnow
 from .outbox import deliver, queue_email
 from .text_direction import isolate
+from .token_lifetime import lock_organization
 
 
 class TokenAlreadyRevoked(Exception):
@@ -70,6 +71,9 @@ def revoke_token(
     details = {"token_name": token.name, "prefix": token.prefix}
     if found_at is not None:
         details["found_at"] = found_at
+    # The organization row first, as rotation and the lifetime policy take it: the token count's
+    # update would take it after the token's row, the opposite order (a deadlock).
+    lock_organization(owner.organization)
     # Checked delete: a concurrent revoke of the same token must not be recorded twice.
     deleted = db.session.execute(
         delete(ApiToken).where(ApiToken.id == token.id).execution_options(synchronize_session=False)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
+from sqlalchemy import select, update
+
+from .extensions import db
 from .models import Organization, utcnow
 
 # The profile form's choices; any whole number of days up to the policy is accepted by the API.
@@ -26,8 +29,10 @@ def parse_days(raw: object, what: str = "The lifetime") -> int | None:
     """A whole number of days 1-3650 from a form or JSON value; None for blank."""
     if raw is None or raw == "":
         return None
-    if isinstance(raw, str) and raw.strip().isdigit():
-        raw = int(raw.strip())
+    # ASCII digits only, and few of them: str.isdigit() also passes "²" (which int() refuses),
+    # "٣" (which int() reads as 3) and 5,000 nines (beyond int()'s digit limit).
+    if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
+        raw = int(raw.strip()) if len(raw.strip()) <= len(str(LONGEST_LIFETIME_DAYS)) else 0
     if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= LONGEST_LIFETIME_DAYS:
         raise LifetimeRefused(
             f"{what} must be a whole number of days from 1 to {LONGEST_LIFETIME_DAYS}."
@@ -73,6 +78,39 @@ def expiry_in_days(organization: Organization, requested: object = None) -> date
     elif not never_allowed(organization) and days > organization.max_token_lifetime_days:
         raise _too_long(organization)
     return None if days is None else utcnow() + timedelta(days=days)
+
+
+def lock_organization(organization: Organization) -> None:
+    """Read the organization's current policy and keep it from changing until this transaction
+    ends: a token made or rotated while the maximum is being lowered is then either shortened
+    by the change or made under the new maximum, never missed by both.
+
+    The lock is the organization row's (PostgreSQL: FOR UPDATE; SQLite: the database's write
+    lock, taken by a no-op UPDATE). Exclusive, not shared: a new or revoked token's count
+    update (token_count_change) writes that row anyway; two shared holders upgrading deadlock.
+    Everything that writes a token takes it first (revocation too), so locks are always taken
+    organization first, then token: never a cycle.
+    """
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(
+            select(Organization)
+            .where(Organization.id == organization.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    else:
+        table = Organization.__table__
+        db.session.execute(update(table).where(table.c.id == organization.id).values(id=table.c.id))
+        db.session.refresh(organization)
+
+
+def check_expiry(organization: Organization, expires_at: datetime | None) -> None:
+    """Refuse an expiry (ruled on earlier) that the organization's policy no longer allows."""
+    maximum = organization.max_token_lifetime_days
+    if maximum is not None and (
+        expires_at is None or expires_at > utcnow() + timedelta(days=maximum)
+    ):
+        raise _too_long(organization)
 
 
 def expiry_on_date(organization: Organization, day: date) -> datetime:

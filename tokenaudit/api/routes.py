@@ -95,7 +95,10 @@ def create_token():
     except LifetimeRefused as problem:
         abort(400, str(problem))
     sign_in_succeeded(user)
-    token, value = create_personal_token(user, name, expires_at)
+    try:
+        token, value = create_personal_token(user, name, expires_at)
+    except LifetimeRefused as problem:  # the maximum was lowered since the check above
+        abort(400, str(problem))
     # 200 rather than 201, as the api-token-auth endpoint of the product this is modelled on.
     return _new_value_response(token, value)
 

@@ -14,6 +14,7 @@ from ..htmx import vary_on_htmx, wants_fragment
 from ..models import ApiToken
 from ..personal_tokens import TokenAlreadyRotated, create_personal_token, rotate_personal_token
 from ..revoke_views import perform_revoke, render_revoke_confirmation
+from ..token_lifetime import LifetimeRefused, default_lifetime_days
 from . import bp
 from .forms import TokenForm
 
@@ -59,7 +60,11 @@ def create_token():
     form = TokenForm(current_user.organization)
     if not form.validate_on_submit():
         return _render_tokens_page(form, status=422)
-    token, value = create_personal_token(current_user, form.name.data, form.expires_at)
+    try:
+        token, value = create_personal_token(current_user, form.name.data, form.expires_at)
+    except LifetimeRefused as refusal:  # the maximum was lowered while this form was checked
+        form.expires_in_days.errors = [*form.expires_in_days.errors, str(refusal)]
+        return _render_tokens_page(form, status=422)
     return _render_tokens_page(
         TokenForm(current_user.organization, formdata=None), new_token=token, new_value=value
     )
@@ -71,7 +76,11 @@ def create_token():
 def confirm_rotate(token_id: int):
     """Confirm replacing one of your tokens' value (the link in reminder emails leads here)."""
     token = get_own_token_or_404(token_id, current_user)
-    return render_template("profile/rotate.html", token=token, form=EmptyForm())
+    # What the policy gives the new value (a never-expiring token may come back with a date).
+    new_expiry = default_lifetime_days(current_user.organization)
+    return render_template(
+        "profile/rotate.html", token=token, new_expiry_days=new_expiry, form=EmptyForm()
+    )
 
 
 @bp.post("/tokens/<id:token_id>/rotate")
