@@ -155,7 +155,7 @@ def test_columns_and_no_token_value(admin_client, tokens):
     used = tokens[0]
     assert f'href="/team/{used.owner.id}"' in page
     assert used.last_used_at.strftime("%Y-%m-%d %H:%M:%S UTC") in page
-    assert "GET /api/v2/me/" in page
+    assert "GET /api/v2/me/" in re.sub(r"<[^>]+>", "", page)  # as shown: the path may wrap
     for token in tokens:
         assert token.digest not in page
 

@@ -51,9 +51,22 @@ def iso_time(moment: datetime | None) -> str:
     return moment.isoformat() if moment else ""
 
 
+def path_parts(path: str | None) -> list[str]:
+    """'/api/v2/me/' -> ['/api', '/v2', '/me', '/']: a path may wrap only before a slash."""
+    if not path:
+        return []
+    parts = path.split("/")
+    return (
+        [parts[0], *("/" + part for part in parts[1:])]
+        if parts[0]
+        else ["/" + part for part in parts[1:]]
+    )
+
+
 def register_filters(app: Flask) -> None:
     app.add_template_filter(relative_time, "relative")
     app.add_template_filter(utc_text, "utc")
     app.add_template_filter(time_until, "until")
     app.add_template_filter(iso_time, "iso")
     app.add_template_filter(isolate, "isolate")
+    app.add_template_filter(path_parts, "path_parts")
