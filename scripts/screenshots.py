@@ -50,7 +50,7 @@ def capture(live: LiveServer) -> None:
 
         page.goto("/tokens?sort=last_used")
         save(page, "organization-api-tokens")
-        page.locator("#token-table tbody tr").first.get_by_role("link", name="Revoke").click()
+        page.locator("#token-table tbody tr").first.get_by_role("button", name="Revoke").click()
         expect(page.get_by_role("dialog")).to_be_visible()
         save(page, "revoke-dialog")
 

@@ -35,13 +35,12 @@
     const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
     root.querySelectorAll(".exact[data-utc]:not([data-local-done])").forEach(function (exact) {
       exact.dataset.localDone = "1";
-      const moment = new Date(exact.dataset.utc);
+      const moment = new Date(exact.dataset.utc.replace(/\.\d+/, "")); // no microseconds
       if (isNaN(moment) || moment.getTimezoneOffset() === 0) return;
       const local = document.createElement("span");
       local.className = "local";
-      local.textContent = moment.toLocaleString(undefined, {
-        dateStyle: "medium", timeStyle: "short", timeZoneName: "short"
-      }) + " (" + zone + ")";
+      local.textContent = moment.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })
+        + " your time (" + zone + ")";
       exact.appendChild(local);
     });
   }
@@ -106,7 +105,7 @@
     if (copier) {
       const field = document.getElementById(copier.dataset.copyFrom);
       const feedback = copier.parentElement.querySelector(".copy-feedback");
-      const mac = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
+      const mac = /Mac|iPhone|iPad/.test(navigator.userAgent);
       navigator.clipboard.writeText(field.value).then(
         function () { if (feedback) feedback.textContent = "Copied to the clipboard."; },
         function () {

@@ -9,7 +9,7 @@ from .conftest import build_world, serious_accessibility_violations, sign_in_ove
 def open_revoke_dialog(page, world):
     page.goto("/tokens")
     token = world.tokens["Nightly export"]
-    page.get_by_role("link", name=f"Revoke {token.prefix} (Olivia Owner)").click()
+    page.get_by_role("button", name=f"Revoke {token.prefix} (Olivia Owner)").click()
     expect(page.get_by_role("dialog")).to_be_visible()
 
 
@@ -23,7 +23,7 @@ def show_new_token(page, world):
 def open_own_revoke_dialog(page, world):
     page.goto("/profile/tokens")
     token = world.tokens["CI deploy"]
-    page.get_by_role("link", name=f"Revoke {token.prefix}").click()
+    page.get_by_role("button", name=f"Revoke {token.prefix}").click()
     expect(page.get_by_role("dialog")).to_be_visible()
 
 
