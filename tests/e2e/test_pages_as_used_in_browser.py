@@ -338,6 +338,15 @@ def test_typing_replaces_history_and_back_shows_box_and_table_in_agreement(new_p
     expect(search).to_have_value(re.compile(r"^Quinn Okafor$"))
 
 
+def test_names_sort_naturally(new_page, big_world, viewport):
+    page = page_for(new_page, big_world.admin, viewport)
+    page.goto("/tokens")
+    page.get_by_role("columnheader", name="Name").get_by_role("link").click()
+    expect(page.locator("#token-table tbody tr").nth(0)).to_contain_text("Backup script")
+    names = page.locator("#token-table tbody .name").all_inner_texts()
+    assert names[1:12] == [f"job {n}" for n in range(1, 12)]  # job 2 before job 10
+
+
 # 9. The API's page past the end; 10. API details.
 
 
