@@ -1,7 +1,8 @@
-"""Template filters for times: relative for reading, exact UTC for hovering."""
+"""Template filters: times (relative for reading, exact in UTC beside them) and paths."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from flask import Flask
@@ -51,16 +52,12 @@ def iso_time(moment: datetime | None) -> str:
     return moment.isoformat() if moment else ""
 
 
+_PATH_PARTS = re.compile(r"/[^/]*|[^/]+")
+
+
 def path_parts(path: str | None) -> list[str]:
     """'/api/v2/me/' -> ['/api', '/v2', '/me', '/']: a path may wrap only before a slash."""
-    if not path:
-        return []
-    parts = path.split("/")
-    return (
-        [parts[0], *("/" + part for part in parts[1:])]
-        if parts[0]
-        else ["/" + part for part in parts[1:]]
-    )
+    return _PATH_PARTS.findall(path or "")
 
 
 def register_filters(app: Flask) -> None:

@@ -299,6 +299,23 @@ def test_activity_log_filters_pages_and_exports(new_page, big_world, live):
     expect(page.locator("#activity-count")).to_have_text("55 activities")
 
 
+def test_revoking_from_the_member_page_updates_its_tokens_and_activity(new_page, world, viewport):
+    token = world.tokens["Grafana dashboard"]
+    page = page_for(new_page, world.admin, viewport)
+    page.goto(f"/team/{world.owner.id}")
+    expect(page.locator("#member-tokens tbody tr")).to_have_count(3)
+    page.get_by_role("button", name=f"Revoke {token.prefix} (Olivia Owner)").click()
+    page.get_by_role("dialog").get_by_role("button", name="Revoke").click()
+    expect(page.get_by_role("status")).to_contain_text(
+        f"Revoked “Grafana dashboard” ({token.prefix})"
+    )
+    expect(page.locator("#member-tokens tbody tr")).to_have_count(2)
+    page.reload()
+    expect(page.locator(".activity-feed li").first).to_contain_text(
+        f"({token.prefix}) revoked by superuser Carol Admin"
+    )
+
+
 def test_a_member_sees_only_their_own_activity(new_page, world):
     page = page_for(new_page, world.bystander, WIDTHS["phone"])
     page.goto("/activity")
@@ -342,6 +359,9 @@ def test_names_sort_naturally(new_page, big_world, viewport):
     page = page_for(new_page, big_world.admin, viewport)
     page.goto("/tokens")
     page.get_by_role("columnheader", name="Name").get_by_role("link").click()
+    expect(page.get_by_role("columnheader", name="Name")).to_have_attribute(
+        "aria-sort", "ascending"
+    )
     expect(page.locator("#token-table tbody tr").nth(0)).to_contain_text("Backup script")
     names = page.locator("#token-table tbody .name").all_inner_texts()
     assert names[1:12] == [f"job {n}" for n in range(1, 12)]  # job 2 before job 10
