@@ -363,7 +363,7 @@ def test_names_sort_naturally(new_page, big_world, viewport):
         "aria-sort", "ascending"
     )
     expect(page.locator("#token-table tbody tr").nth(0)).to_contain_text("Backup script")
-    names = page.locator("#token-table tbody .name").all_inner_texts()
+    names = page.locator("#token-table tbody tr td:first-child").all_inner_texts()
     assert names[1:12] == [f"job {n}" for n in range(1, 12)]  # job 2 before job 10
 
 
