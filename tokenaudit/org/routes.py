@@ -113,7 +113,8 @@ def _render_member_page(member, form: MemberForm) -> str:
     """The permissions form, the member's tokens and what was recently recorded against them."""
     tokens = db.session.scalars(
         select(ApiToken)
-        .where(ApiToken.user_id == member.id)
+        # Only this organization's: a token kept from a former organization is not ours to show.
+        .where(ApiToken.user_id == member.id, ApiToken.organization_id == member.organization_id)
         .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
     ).all()
     return render_template(
