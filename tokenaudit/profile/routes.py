@@ -4,6 +4,7 @@ from sqlalchemy import select
 
 from ..access import (
     find_own_token,
+    get_own_token_or_404,
     recent_password_required,
     token_permission_required,
 )
