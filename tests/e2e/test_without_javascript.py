@@ -91,7 +91,7 @@ def test_owner_creates_a_30_day_token_and_rotates_it_without_javascript(page, wo
     thirty_days = lifetime.locator("option", has_text="30 days (until ")
     label = thirty_days.inner_text()  # the date it leads to, shown before choosing
     lifetime.select_option(label=label)
-    page.get_by_label("Token name").fill("Nightly export")
+    page.get_by_label("Token name").fill("Monthly export")  # the owner's names are unique
     page.get_by_role("button", name="Create token").click()
     old_value = page.get_by_label("Token value").input_value()
     until = label.split("until ")[1].rstrip(")")
