@@ -23,6 +23,7 @@ from bench.databases import (
     throwaway_postgres,
 )
 from bench.measure import (
+    LAST_PAGE,
     Throughput,
     TokenChurn,
     audit_views,
@@ -70,6 +71,14 @@ def say(line: str = "") -> None:
     print(line, flush=True)
 
 
+def with_last_page_number(json_client: Client, query: str) -> str:
+    """The query with LAST_PAGE replaced by the last page's number, as the API counts pages."""
+    if LAST_PAGE not in query:
+        return query
+    first = json_client.get(f"/api/v2/organization/tokens/?{query.replace(LAST_PAGE, 'page=1')}")
+    return query.replace(LAST_PAGE, f"page={first.json()['pages']}")
+
+
 def measure_views(port: int, args: argparse.Namespace, result: DatabaseResult) -> None:
     """Fragment (HX-Request, session) and JSON twin (token) latency for every audit view."""
     page_client = sign_in(port, ADMIN_EMAIL, PASSWORD)
@@ -79,6 +88,7 @@ def measure_views(port: int, args: argparse.Namespace, result: DatabaseResult) -
     )
     try:
         for label, query in audit_views(COMMON_SEARCH, rare_search(args)):
+            query = with_last_page_number(json_client, query)
             suffix = f"?{query}" if query else ""
             fragment = latency(
                 page_client, f"/tokens{suffix}", args.requests_per_view, args.view_seconds

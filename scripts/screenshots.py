@@ -1,4 +1,5 @@
-"""Save screenshots of the main pages to docs/screenshots/ (`make screenshots`).
+"""Save screenshots of the main pages to docs/screenshots/ (`make screenshots`), at desktop width
+and as a phone (375 px) shows them.
 
 Starts the live server of the browser tests on a throwaway database with the demo data, and
 drives Debian's Chromium through it. The token value in profile-new-token.png is a throwaway.
@@ -41,16 +42,12 @@ def capture(live: LiveServer) -> None:
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
         page = browser.new_page(base_url=live.url, viewport={"width": 1200, "height": 760})
-        page.goto("/login")
-        page.get_by_label("Email").fill(DEMO_ADMIN_EMAIL)
-        page.get_by_label("Password").fill(DEMO_PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{live.url}/")
+        sign_in(page, live)
         save(page, "home")
 
         page.goto("/tokens?sort=last_used")
         save(page, "organization-api-tokens")
-        page.locator("#token-table tbody tr").first.get_by_role("link", name="Revoke").click()
+        page.locator("#token-table tbody tr").first.get_by_role("button", name="Revoke").click()
         expect(page.get_by_role("dialog")).to_be_visible()
         save(page, "revoke-dialog")
 
@@ -62,7 +59,31 @@ def capture(live: LiveServer) -> None:
         page.get_by_role("button", name="Create token").click()
         expect(page.get_by_label("Token value")).to_be_visible()
         save(page, "profile-new-token")
+
+        page.goto("/activity")
+        save(page, "activity")
+
+        phone = browser.new_page(base_url=live.url, viewport={"width": 375, "height": 812})
+        sign_in(phone, live)
+        for path, name in [
+            ("/tokens?sort=last_used", "phone-organization-api-tokens"),
+            ("/team", "phone-team"),
+            ("/profile/tokens", "phone-profile"),
+            ("/activity", "phone-activity"),
+        ]:
+            phone.goto(path)
+            # The cards are what a phone shows differently: start the picture at the table.
+            phone.evaluate("document.querySelector('main table').scrollIntoView()")
+            save(phone, name)
         browser.close()
+
+
+def sign_in(page, live: LiveServer) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(DEMO_ADMIN_EMAIL)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live.url}/")
 
 
 def save(page, name: str) -> None:

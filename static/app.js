@@ -1,23 +1,28 @@
-// Behaviour htmx does not cover: modal dialogs, copying a token value, and error messages.
+// Behaviour htmx does not cover: modal dialogs, focus after swaps, copying a token value, local
+// times, history restores and error messages.
 // Kept in this file (no inline scripts) so the Content-Security-Policy can forbid them.
 (function () {
   "use strict";
   let opener = null;
+  let focusKey = null;
+
+  function statusArea() { return document.getElementById("status"); }
 
   function openDialogs(root) {
     root.querySelectorAll("dialog[data-modal]:not([open])").forEach(function (dialog) {
       dialog.addEventListener("close", function () {
         dialog.remove();
-        // Back to the button that opened it; after a revoke that row is gone, so to the message.
+        // Back to the button that opened it; after a revoke that row is gone, so to the message,
+        // which is sticky: focusing it must not scroll the superuser away from their place.
         if (opener && document.body.contains(opener)) opener.focus();
-        else if (document.getElementById("status")) document.getElementById("status").focus();
+        else if (statusArea()) statusArea().focus({ preventScroll: true });
       });
       dialog.showModal();
     });
   }
 
   function showStatus(text) {
-    const status = document.getElementById("status");
+    const status = statusArea();
     if (!status) return;
     const message = document.createElement("p");
     message.className = "message message-error";
@@ -25,23 +30,73 @@
     status.replaceChildren(message);
   }
 
+  // Exact times are shown in UTC; beside them, the reader's own time when that differs.
+  function addLocalTimes(root) {
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    root.querySelectorAll(".exact[data-utc]:not([data-local-done])").forEach(function (exact) {
+      exact.dataset.localDone = "1";
+      const moment = new Date(exact.dataset.utc.replace(/\.\d+/, "")); // no microseconds
+      if (isNaN(moment) || moment.getTimezoneOffset() === 0) return;
+      const local = document.createElement("span");
+      local.className = "local";
+      local.textContent = moment.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })
+        + " your time (" + zone + ")";
+      exact.appendChild(local);
+    });
+  }
+
+  // After Back or Forward, the search box says what the restored table shows (the URL's q).
+  function syncSearchBoxWithUrl() {
+    const box = document.getElementById("token-search-q");
+    if (box) box.value = new URLSearchParams(window.location.search).get("q") || "";
+  }
+
+  function revealScriptOnlyControls(root) {
+    root.querySelectorAll("[data-copy-from][hidden]").forEach(function (button) { button.hidden = false; });
+  }
+
+  function enhance(root) {
+    openDialogs(root);
+    addLocalTimes(root);
+    revealScriptOnlyControls(root);
+  }
+
   document.addEventListener("htmx:beforeRequest", function (event) {
     if (event.detail.target && event.detail.target.id === "dialog-slot") opener = event.detail.elt;
+    // A header or pager link is replaced with the table: its twin gets the focus back.
+    const active = document.activeElement;
+    focusKey = active && active.dataset ? active.dataset.focusKey || null : null;
   });
-  document.addEventListener("htmx:afterSettle", function () { openDialogs(document); });
+  document.addEventListener("htmx:afterSettle", function () {
+    enhance(document);
+    if (focusKey) {
+      const twin = document.querySelector('[data-focus-key="' + focusKey + '"]')
+        || document.querySelector('[data-focus-key^="page-"]');
+      if (twin) twin.focus();
+      focusKey = null;
+    }
+  });
   // A form inside a dialog that got its answer closes the dialog.
   document.addEventListener("htmx:afterRequest", function (event) {
     const dialog = event.detail.elt.closest && event.detail.elt.closest("dialog");
     if (dialog && event.detail.requestConfig.verb === "post") {
       opener = null; // its row is about to leave the table: focus goes to the status message
-      dialog.close();
+      if (dialog.open) dialog.close();
     }
   });
+  document.addEventListener("htmx:historyRestore", function () {
+    syncSearchBoxWithUrl();
+    enhance(document);
+  });
+  window.addEventListener("pageshow", syncSearchBoxWithUrl);
   document.addEventListener("htmx:responseError", function (event) {
     if (event.detail.xhr.status >= 500) showStatus("Something went wrong on our side. Nothing was changed; please try again.");
   });
   document.addEventListener("htmx:sendError", function () {
     showStatus("The server could not be reached. Check your connection and try again.");
+  });
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches && event.target.matches("input.token-value")) event.target.select();
   });
   document.addEventListener("click", function (event) {
     const closer = event.target.closest("[data-close-dialog]");
@@ -50,11 +105,15 @@
     if (copier) {
       const field = document.getElementById(copier.dataset.copyFrom);
       const feedback = copier.parentElement.querySelector(".copy-feedback");
+      const mac = /Mac|iPhone|iPad/.test(navigator.userAgent);
       navigator.clipboard.writeText(field.value).then(
         function () { if (feedback) feedback.textContent = "Copied to the clipboard."; },
-        function () { field.select(); if (feedback) feedback.textContent = "Press Ctrl+C to copy."; }
+        function () {
+          field.select();
+          if (feedback) feedback.textContent = "Press " + (mac ? "⌘C" : "Ctrl+C") + " to copy.";
+        }
       );
     }
   });
-  document.addEventListener("DOMContentLoaded", function () { openDialogs(document); });
+  document.addEventListener("DOMContentLoaded", function () { enhance(document); });
 })();

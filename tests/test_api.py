@@ -272,3 +272,31 @@ def test_unstorable_characters_in_credentials_are_a_plain_401(client, member, us
         "/api/v2/api-token-auth/", json={"username": username, "password": "x" * 10}
     )
     assert response.status_code == 401
+
+
+def test_a_page_past_the_end_is_404_so_a_client_loop_stops(client, admin):
+    for n in range(3):
+        make_token(admin, f"t{n}")
+    _, value = make_token(admin, "lister")
+    pages = []
+    for number in range(1, 10):
+        response = client.get(
+            f"/api/v2/organization/tokens/?page={number}", headers=auth_header(value)
+        )
+        if response.status_code != 200:
+            break
+        pages.append(response.get_json()["page"])
+    assert pages == [1] and response.status_code == 404 and "detail" in response.get_json()
+
+
+def test_a_missing_trailing_slash_is_answered_in_json(client, token_value):
+    response = client.get("/api/v2/me", headers=auth_header(token_value))
+    assert response.status_code == 308 and response.is_json
+    assert response.headers["Location"].endswith("/api/v2/me/")
+
+
+def test_a_successful_token_exchange_has_no_retry_after(client, member):
+    response = client.post(
+        "/api/v2/api-token-auth/", json={"username": member.email, "password": PASSWORD}
+    )
+    assert response.status_code == 200 and "Retry-After" not in response.headers

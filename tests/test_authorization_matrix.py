@@ -74,6 +74,8 @@ PAGES = [
         (302, 403, 403, 302, 302),
     ),
     ("GET", "/reauthenticate", None, (302, 200, 200, 200, 200)),
+    ("GET", "/activity", None, (302, 200, 200, 200, 200)),
+    ("GET", "/activity.csv", None, (302, 200, 200, 200, 200)),
     ("POST", "/logout", {}, (302, 302, 302, 302, 302)),
     ("GET", "/sessions", None, (302, 200, 200, 200, 200)),
     ("POST", "/sessions/revoke", {}, (302, 302, 302, 302, 302)),
@@ -147,6 +149,6 @@ def test_every_route_is_in_the_matrix(app):
     # Authenticated by a scanner's signature, never by a user: tests/test_secret_scanning.py.
     covered.add("/api/v2/secret-scanning/")
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in ("static", "auth.login"):  # open to everyone
+        if rule.endpoint in ("static", "favicon", "auth.login"):  # open to everyone
             continue
         assert rule.rule.split("<")[0] in covered, rule.rule

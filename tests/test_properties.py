@@ -62,9 +62,13 @@ def test_token_list_parameters_never_fail(admin_client, superuser_value, params)
     api = admin_client.get(
         "/api/v2/organization/tokens/", query_string=params, headers=auth_header(superuser_value)
     )
-    assert page.status_code == fragment.status_code == api.status_code == 200
-    assert 1 <= api.json["page"] <= api.json["pages"]
-    assert len(api.json["tokens"]) <= api.json["count"] <= 4
+    assert page.status_code == fragment.status_code == 200
+    if api.status_code == 404:  # a page past the end (the pages show the last page instead)
+        assert int(params["page"]) > 1 and api.json["detail"].startswith("Invalid page")
+    else:
+        assert api.status_code == 200
+        assert 1 <= api.json["page"] <= api.json["pages"]
+        assert len(api.json["tokens"]) <= api.json["count"] <= 4
     assert database_snapshot(USAGE_COLUMNS) == before
 
 

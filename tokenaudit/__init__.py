@@ -44,6 +44,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_filters(app)
     register_row_urls(app)
     register_security_headers(app)
+    # Browsers ask for /favicon.ico on every page whatever the page links to.
+    app.add_url_rule(
+        "/favicon.ico", "favicon", lambda: app.send_static_file("favicon.svg"), methods=["GET"]
+    )
 
     from .errors import register_error_handlers
 
@@ -64,6 +68,8 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
     mail.init_app(app)
+    # Registered before the limiter's own hook, so it runs after it (Flask runs them in reverse).
+    app.after_request(retry_after_only_on_refusals)
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -97,6 +103,14 @@ def register_extensions(app: Flask) -> None:
     @app.context_processor
     def inject_user() -> dict:
         return {"current_user": current_user}
+
+
+def retry_after_only_on_refusals(response: Response) -> Response:
+    """Flask-Limiter writes `Retry-After: 0` on every answer of a limited route; only a 429 has
+    something to wait for."""
+    if response.status_code != 429:
+        response.headers.pop("Retry-After", None)
+    return response
 
 
 def register_blueprints(app: Flask) -> None:

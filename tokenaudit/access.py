@@ -38,10 +38,29 @@ def token_permission_required(view: Callable) -> Callable:
     @login_required
     def wrapped(*args, **kwargs):
         if not current_user.can_manage_tokens:
-            abort(403, "You do not have permission to create and manage personal API tokens.")
+            abort(403, _who_can_grant_the_permission(current_user))
         return view(*args, **kwargs)
 
     return wrapped
+
+
+def _who_can_grant_the_permission(member: User) -> str:
+    """The 403 message for a member without the token permission: whom to ask for it."""
+    names = db.session.scalars(
+        select(User.full_name)
+        .where(
+            User.organization_id == member.organization_id,
+            User.is_superuser.is_(True),
+            User.is_active.is_(True),
+        )
+        .order_by(User.full_name)
+        .limit(3)
+    ).all()
+    ask = f"Ask an organization superuser ({', '.join(names)})" if names else "Ask a superuser"
+    return (
+        "You do not have permission to create and manage personal API tokens. "
+        f"{ask} to turn on “Can create and manage personal API tokens” for you on the Team page."
+    )
 
 
 def note_password_entered() -> None:

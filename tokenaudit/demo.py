@@ -12,7 +12,7 @@ from sqlalchemy import insert, select, text
 from .accounts import hash_password
 from .extensions import db
 from .models import Activity, ApiToken, Organization, User, token_count_change, utcnow
-from .text import searchable_text
+from .text import natural_sort_key, searchable_text
 from .tokens import random_prefix
 
 DEMO_ORG_NAME = "Demo Organization"
@@ -146,8 +146,9 @@ def _demo_tokens(owners: list[tuple[int, str]], per_user: int, organization_id: 
                 organization_id=organization_id,
                 name=name,
                 prefix=prefix,
-                # Bulk inserts skip the models' events: the folded text is written here.
+                # Bulk inserts and COPY skip the models' events and defaults: written here.
                 search_text=searchable_text(name, prefix),
+                name_sort_key=natural_sort_key(name),
                 digest=secrets.token_hex(32),
                 created_at=created,
                 last_used_at=created + (now - created) * rng.random() if used else None,

@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
-from .htmx import wants_fragment
+from .htmx import to_status_area, wants_fragment
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,9 @@ def error_response(error: HTTPException) -> Response:
     if request.path.startswith("/api/"):
         response = jsonify(detail=message)
     elif wants_fragment():
-        response = Response(render_template("errors/_message.html", message=message))
+        response = to_status_area(
+            Response(render_template("errors/_message.html", message=message))
+        )
     else:
         response = Response(render_template("errors/error.html", code=code, message=message))
     response.status_code = code
@@ -144,6 +146,17 @@ def refuse_json_outside_the_api() -> None:
         abort(415, "This page takes form posts, not JSON; the JSON API is under /api/v2/.")
 
 
+def api_redirect_in_json(response: Response) -> Response:
+    """A redirect under /api/ (Werkzeug's 308 to the path with its trailing slash) says so in
+    JSON, as every other API answer does, instead of an HTML page."""
+    if request.path.startswith("/api/") and response.status_code == 308:
+        location = response.headers["Location"]
+        body = jsonify(detail=f"This endpoint's address ends with a slash: {location}")
+        response.set_data(body.get_data())
+        response.mimetype = "application/json"
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
     # First of all, before CSRFProtect reads the form, so the client learns the real problem.
     app.before_request_funcs.setdefault(None, [])[0:0] = [
@@ -155,3 +168,4 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, error_response)
     app.register_error_handler(Exception, handle_unexpected_error)
+    app.after_request(api_redirect_in_json)

@@ -1,7 +1,8 @@
-"""Template filters for times: relative for reading, exact UTC for hovering."""
+"""Template filters: times (relative for reading, exact in UTC beside them) and paths."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from flask import Flask
@@ -51,9 +52,18 @@ def iso_time(moment: datetime | None) -> str:
     return moment.isoformat() if moment else ""
 
 
+_PATH_PARTS = re.compile(r"/[^/]*|[^/]+")
+
+
+def path_parts(path: str | None) -> list[str]:
+    """'/api/v2/me/' -> ['/api', '/v2', '/me', '/']: a path may wrap only before a slash."""
+    return _PATH_PARTS.findall(path or "")
+
+
 def register_filters(app: Flask) -> None:
     app.add_template_filter(relative_time, "relative")
     app.add_template_filter(utc_text, "utc")
     app.add_template_filter(time_until, "until")
     app.add_template_filter(iso_time, "iso")
     app.add_template_filter(isolate, "isolate")
+    app.add_template_filter(path_parts, "path_parts")

@@ -17,6 +17,16 @@ def vary_on_htmx(response: Response) -> Response:
     return response
 
 
+STATUS_AREA = "#status"
+
+
+def to_status_area(response: Response) -> Response:
+    """An htmx answer that is a message goes to the status area, never into a table or slot."""
+    response.headers["HX-Retarget"] = STATUS_AREA
+    response.headers["HX-Reswap"] = "innerHTML"
+    return response
+
+
 def redirect_window(url: str, message: str, status: int = 401) -> Response:
     """Send the whole browser window to `url`, never swapping that page into a fragment."""
     response = Response(message, status=status, mimetype="text/plain")

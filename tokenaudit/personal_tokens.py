@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from .activities import record_activity
 from .extensions import db
@@ -36,6 +36,22 @@ def clean_token_name(raw: object) -> str:
     if has_unstorable_characters(name):
         raise InvalidTokenName("Token name must not contain control characters.")
     return name
+
+
+def refuse_name_in_use(owner: User, name: str) -> None:
+    """Two tokens of one owner with the same name cannot be told apart on any page.
+
+    Only the profile form asks: api-token-auth's default name is per minute, and scripts that
+    fetch a token per run by one name must keep working.
+    """
+    in_use = db.session.scalar(
+        select(ApiToken.id).where(ApiToken.user_id == owner.id, ApiToken.name == name).limit(1)
+    )
+    if in_use is not None:
+        raise InvalidTokenName(
+            f"You already have a token named “{isolate(name)}”. Give this one another name "
+            "(or revoke the old one first)."
+        )
 
 
 class TokenAlreadyRotated(Exception):

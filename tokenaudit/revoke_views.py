@@ -6,7 +6,7 @@ from flask import Response, flash, make_response, redirect, render_template
 from flask_login import current_user
 
 from .forms import EmptyForm
-from .htmx import vary_on_htmx, wants_fragment
+from .htmx import to_status_area, vary_on_htmx, wants_fragment
 from .models import ApiToken
 from .revocation import Revocation, TokenAlreadyRevoked, revoke_token
 from .text_direction import isolate
@@ -15,8 +15,16 @@ TOKENS_CHANGED_EVENT = "tokens-changed"
 ALREADY_REVOKED = "That token no longer exists: it has already been revoked. Nothing was changed."
 
 
-def render_revoke_confirmation(token: ApiToken, action_url: str, cancel_url: str) -> Response:
-    """The dialog partial for htmx, or a full confirmation page without JavaScript."""
+def render_revoke_confirmation(
+    token: ApiToken | None, action_url: str, cancel_url: str
+) -> Response:
+    """The dialog partial for htmx, or a full confirmation page without JavaScript.
+
+    `token` is None when someone else revoked it meanwhile: that is said where the user is
+    looking, and the list they came from is offered (or refreshed).
+    """
+    if token is None:
+        return token_gone(cancel_url)
     template = "revoke/_dialog.html" if wants_fragment() else "revoke/confirm.html"
     response = make_response(
         render_template(
@@ -43,6 +51,20 @@ def revocation_message(revocation: Revocation) -> tuple[str, str]:
     return subject, "success"
 
 
+def token_gone(done_url: str) -> Response:
+    """404 for a token that no longer exists: a status message and a refreshed list for htmx,
+    else a page that leads back to the list in the state it was in."""
+    if wants_fragment():
+        response = make_response(
+            render_template("revoke/_status.html", message=ALREADY_REVOKED, category="info"), 404
+        )
+        # The table reloads itself, so the stale row goes.
+        response.headers["HX-Trigger"] = TOKENS_CHANGED_EVENT
+        return vary_on_htmx(to_status_area(response))
+    page = render_template("revoke/gone.html", message=ALREADY_REVOKED, done_url=done_url)
+    return vary_on_htmx(make_response(page, 404))
+
+
 def perform_revoke(token: ApiToken | None, done_url: str) -> Response:
     """Revoke the token as the current user; a status fragment for htmx, else back to the list.
 
@@ -56,18 +78,14 @@ def perform_revoke(token: ApiToken | None, done_url: str) -> Response:
             raise TokenAlreadyRevoked
         revocation = revoke_token(token, actor=current_user)
     except TokenAlreadyRevoked:
-        message, category, status = ALREADY_REVOKED, "info", 404
-    else:
-        (message, category), status = revocation_message(revocation), 200
+        return token_gone(done_url)
+    message, category = revocation_message(revocation)
     if wants_fragment():
         response = make_response(
-            render_template("revoke/_status.html", message=message, category=category), status
+            render_template("revoke/_status.html", message=message, category=category)
         )
         # The table reloads itself in its current search, sort and page.
         response.headers["HX-Trigger"] = TOKENS_CHANGED_EVENT
-        return vary_on_htmx(response)
-    if status == 404:
-        page = render_template("revoke/gone.html", message=message, done_url=done_url)
-        return make_response(page, 404)
+        return vary_on_htmx(to_status_area(response))
     flash(message, category)
     return redirect(done_url)

@@ -22,7 +22,7 @@ FEW_MATCHES = 1000
 
 # Each sort key's columns, and the direction a first click on its header sorts by.
 SORT_COLUMNS: dict[str, tuple[ColumnElement, ...]] = {
-    "name": (func.lower(ApiToken.name),),
+    "name": (ApiToken.name_sort_key,),  # natural order: "job 2" before "job 10"
     "prefix": (ApiToken.prefix,),
     "user": (func.lower(User.full_name),),
     "last_used": (ApiToken.last_used_at,),

@@ -1,5 +1,7 @@
 """axe-core finds no serious or critical accessibility problem on any page or open dialog."""
 
+import itertools
+
 import pytest
 from playwright.sync_api import expect
 
@@ -9,21 +11,24 @@ from .conftest import build_world, serious_accessibility_violations, sign_in_ove
 def open_revoke_dialog(page, world):
     page.goto("/tokens")
     token = world.tokens["Nightly export"]
-    page.get_by_role("link", name=f"Revoke {token.prefix} (Olivia Owner)").click()
+    page.get_by_role("button", name=f"Revoke {token.prefix} (Olivia Owner)").click()
     expect(page.get_by_role("dialog")).to_be_visible()
 
 
 def show_new_token(page, world):
     page.goto("/profile/tokens")
-    page.get_by_label("Token name").fill("Laptop")
+    page.get_by_label("Token name").fill(f"Laptop {next(_laptops)}")  # names are per owner unique
     page.get_by_role("button", name="Create token").click()
     expect(page.get_by_label("Token value")).to_be_visible()
+
+
+_laptops = itertools.count(1)
 
 
 def open_own_revoke_dialog(page, world):
     page.goto("/profile/tokens")
     token = world.tokens["CI deploy"]
-    page.get_by_role("link", name=f"Revoke {token.prefix}").click()
+    page.get_by_role("button", name=f"Revoke {token.prefix}").click()
     expect(page.get_by_role("dialog")).to_be_visible()
 
 
@@ -77,6 +82,9 @@ PAGES = [
     ("organization settings", "admin", visit("/settings")),
     ("re-authentication", "owner", visit("/reauthenticate")),
     ("403 page", "bystander", visit("/profile/tokens")),
+    ("activity log", "admin", visit("/activity")),
+    ("activity log, filtered", "admin", visit("/activity?kind=token_created")),
+    ("member's activity log", "owner", visit("/activity")),
     ("404 page", "admin", visit("/tokens/999999/revoke")),
 ]
 
@@ -86,29 +94,42 @@ def a11y_world(live):
     return build_world(live)
 
 
+# A desktop and a phone: the phone's card layout is other markup for axe to judge.
+VIEWPORTS = {"1440": {"width": 1440, "height": 900}, "375": {"width": 375, "height": 740}}
+
+
 @pytest.fixture(scope="module")
 def signed_in_page(browser, live, a11y_world):
-    """One signed-in page per person for the whole module: signing in is not what is checked."""
+    """One signed-in page per person and width for the whole module: signing in is not what
+    is checked."""
     pages = {}
 
-    def page_for(who: str):
-        if who not in pages:
+    def page_for(who: str, width: str):
+        if (who, width) not in pages:
             # axe is injected as an inline script, which the app's CSP rightly forbids.
-            context = browser.new_context(base_url=live.url, bypass_csp=True)
-            pages[who] = context.new_page()
-            pages[who].set_default_timeout(10_000)
-            sign_in_over_http(pages[who], getattr(a11y_world, who).email)
-        return pages[who]
+            context = browser.new_context(
+                base_url=live.url, bypass_csp=True, viewport=VIEWPORTS[width]
+            )
+            page = pages[who, width] = context.new_page()
+            page.set_default_timeout(10_000)
+            sign_in_over_http(page, getattr(a11y_world, who).email)
+        return pages[who, width]
 
     yield page_for
     for page in pages.values():
         page.context.close()
 
 
+@pytest.mark.parametrize("width", list(VIEWPORTS))
 @pytest.mark.parametrize(
     "who, reach", [case[1:] for case in PAGES], ids=[case[0] for case in PAGES]
 )
-def test_no_serious_accessibility_violations(new_page, signed_in_page, a11y_world, who, reach):
-    page = signed_in_page(who) if who else new_page(bypass_csp=True)
+def test_no_serious_accessibility_violations(
+    new_page, signed_in_page, a11y_world, who, reach, width
+):
+    if who:
+        page = signed_in_page(who, width)
+    else:
+        page = new_page(bypass_csp=True, viewport=VIEWPORTS[width])
     reach(page, a11y_world)
     assert serious_accessibility_violations(page) == []

@@ -21,7 +21,7 @@ def same_document(page) -> bool:
     return page.evaluate("window.__sameDocument === true")
 
 
-def test_search_narrows_the_table_in_place_and_back_restores_the_list(new_page, world):
+def test_search_narrows_the_table_in_place_and_back_restores_the_search(new_page, world):
     page = new_page()
     sign_in(page, world.admin.email)
     page.goto("/tokens")
@@ -34,10 +34,14 @@ def test_search_narrows_the_table_in_place_and_back_restores_the_list(new_page, 
     expect(page).to_have_url(re.compile(r"/tokens\?q=night"))
     assert same_document(page)
 
+    # Typing replaced the URL; a header click pushes one: Back returns to the search.
+    page.get_by_role("columnheader", name="Name").get_by_role("link").click()
+    expect(page).to_have_url(re.compile(r"sort=name"))
     page.go_back()
-    expect(page).to_have_url(re.compile(r"/tokens$"))
-    expect(page.locator("#token-count")).to_have_text("4 tokens")
-    assert sorted(row_names(page)) == sorted(world.tokens)
+    expect(page).to_have_url(re.compile(r"/tokens\?q=night"))
+    expect(page.locator("#token-count")).to_contain_text("1 token matching “night”")
+    expect(page.get_by_label("Search tokens")).to_have_value("night")
+    assert row_names(page) == ["Nightly export"]
 
 
 def test_header_clicks_sort_both_ways_and_set_aria_sort(new_page, world):
@@ -67,7 +71,7 @@ def test_revoke_dialog_cancel_then_confirm(new_page, world, live):
     page = new_page()
     sign_in_over_http(page, world.admin.email)
     page.goto("/tokens")
-    revoke = page.get_by_role("link", name=f"Revoke {token.prefix} (Olivia Owner)")
+    revoke = page.get_by_role("button", name=f"Revoke {token.prefix} (Olivia Owner)")
 
     revoke.click()
     dialog = page.get_by_role("dialog", name="Revoke this API token?")

@@ -92,7 +92,7 @@ def test_owner_pages_show_hostile_names_as_text(page_as, hostile_world):
     for path in ["/", "/profile/tokens"]:
         page.goto(path)
         assert_inert(page, *HOSTILE_TOKEN_NAMES)
-    page.get_by_role("link", name=f"Revoke {hostile_world.tokens[SCRIPT].prefix}").click()
+    page.get_by_role("button", name=f"Revoke {hostile_world.tokens[SCRIPT].prefix}").click()
     expect(page.get_by_role("dialog")).to_be_visible()
     assert_inert(page, SCRIPT)
 
@@ -101,7 +101,7 @@ def test_revoke_dialog_status_and_email_keep_hostile_names_inert(page_as, hostil
     token = hostile_world.tokens[SPOOF]
     page = page_as("admin")
     page.goto("/tokens")
-    page.locator(f"#token-{token.id}").get_by_role("link", name="Revoke").click()
+    page.locator(f"#token-{token.id}").get_by_role("button", name="Revoke").click()
     dialog = page.get_by_role("dialog")
     assert_inert(page, SPOOF, HOSTILE_OWNER_NAME)
     dialog.get_by_role("button", name="Revoke").click()

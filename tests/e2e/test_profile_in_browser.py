@@ -58,7 +58,7 @@ def test_member_without_the_permission_sees_no_tokens_tab_card_or_page(new_page,
 
     response = page.goto("/profile/tokens")
     assert response.status == 403
-    expect(page.get_by_role("heading", level=1)).to_have_text(
+    expect(page.get_by_role("heading", level=1)).to_contain_text(
         "You do not have permission to create and manage personal API tokens."
     )
     response = page.goto("/tokens")
@@ -71,7 +71,7 @@ def test_owner_revokes_own_token_in_a_dialog(new_page, world, live):
     sign_in_over_http(page, world.owner.email)
     page.goto("/profile/tokens")
 
-    page.get_by_role("link", name=f"Revoke {token.prefix}").click()
+    page.get_by_role("button", name=f"Revoke {token.prefix}").click()
     dialog = page.get_by_role("dialog", name="Revoke this API token?")
     expect(dialog).to_contain_text(token.prefix)
     dialog.get_by_role("button", name="Revoke").click()

@@ -164,7 +164,10 @@ def _require_superuser() -> None:
 def organization_tokens():
     """Every token of the organization: the audit page's search, sort and pages."""
     _require_superuser()
-    result = find_org_tokens(g.api_user.organization_id, TokenListParams.from_args(request.args))
+    params = TokenListParams.from_args(request.args)
+    result = find_org_tokens(g.api_user.organization_id, params)
+    if result.page != params.page:  # the page shows the last page instead; a client must know
+        abort(404, f"Invalid page: there are {result.pages} pages.")
     return jsonify(
         tokens=[token_json(token, with_user=True) for token in result.tokens],
         count=result.total,

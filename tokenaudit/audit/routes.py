@@ -3,7 +3,7 @@ from dataclasses import replace
 from flask import make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from ..access import find_org_token, get_org_token_or_404, superuser_required
+from ..access import find_org_token, superuser_required
 from ..htmx import vary_on_htmx, wants_fragment
 from ..revoke_views import perform_revoke, render_revoke_confirmation
 from ..token_listing import TokenListParams, find_org_tokens, find_token_by_value
@@ -35,22 +35,29 @@ def tokens():
     result = find_org_tokens(current_user.organization_id, params, by_value)
     if prefix is not None:
         result = replace(result, params=replace(result.params, q=prefix))
-    template = "audit/_table.html" if wants_fragment() else "audit/tokens.html"
-    response = make_response(render_template(template, result=result))
+    fragment = wants_fragment()
+    template = "audit/_table.html" if fragment else "audit/tokens.html"
+    response = make_response(render_template(template, result=result, count_out_of_band=fragment))
     if prefix is not None:
         response.headers["HX-Push-Url"] = url_for("audit.tokens", **result.params.to_args())
     return vary_on_htmx(response)
+
+
+def _list_args() -> dict[str, object]:
+    """The search, sort and page the superuser came from: revoke URLs carry them, so that
+    without JavaScript Cancel and a completed revoke return to the same view of the list."""
+    args = TokenListParams.from_args(request.args).to_args()
+    return {key: value for key, value in args.items() if key in request.args}
 
 
 @bp.get("/tokens/<id:token_id>/revoke")
 @superuser_required
 def confirm_revoke(token_id: int):
     """Confirm revoking a token: shows its prefix and owner."""
-    token = get_org_token_or_404(token_id, current_user)
     return render_revoke_confirmation(
-        token,
-        action_url=url_for("audit.revoke", token_id=token.id),
-        cancel_url=url_for("audit.tokens"),
+        find_org_token(token_id, current_user),
+        action_url=url_for("audit.revoke", token_id=token_id, **_list_args()),
+        cancel_url=url_for("audit.tokens", **_list_args()),
     )
 
 
@@ -59,4 +66,4 @@ def confirm_revoke(token_id: int):
 def revoke(token_id: int):
     """Revoke any token of the organization."""
     token = find_org_token(token_id, current_user)
-    return perform_revoke(token, done_url=url_for("audit.tokens"))
+    return perform_revoke(token, done_url=url_for("audit.tokens", **_list_args()))

@@ -1,9 +1,29 @@
-from flask import flash, redirect, render_template, url_for
+from flask import (
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from ..access import get_org_member_or_404, superuser_required
 from ..activities import recent_activities
+from ..activity_log import (
+    CSV_HEADER,
+    ActivityFilters,
+    activity_rows,
+    filter_choices,
+    find_activities,
+    member_activities,
+)
+from ..csv_export import csv_lines
+from ..extensions import db
 from ..lifetime_policy import change_lifetime_policy, parse_policy
+from ..models import ApiToken
 from ..team import PermissionChangeRefused, change_permissions, home_card_counts, team_members
 from ..token_lifetime import LifetimeRefused
 from . import bp
@@ -46,13 +66,13 @@ def edit_member(user_id: int):
             )
         except PermissionChangeRefused as refusal:
             form.form_errors.append(str(refusal))
-            return render_template("org/member.html", member=member, form=form), 400
+            return _render_member_page(member, form), 400
         if changes:
             flash(f"Saved {member.full_name}: {', '.join(changes)}.", "success")
         else:
             flash("Nothing changed.", "info")
         return redirect(url_for("org.edit_member", user_id=member.id))
-    return render_template("org/member.html", member=member, form=form)
+    return _render_member_page(member, form)
 
 
 @bp.route("/settings", methods=["GET", "POST"])
@@ -87,3 +107,45 @@ def settings():
     else:
         flash("Saved. No existing token changed.", "success")
     return redirect(url_for("org.settings"))
+
+
+def _render_member_page(member, form: MemberForm) -> str:
+    """The permissions form, the member's tokens and what was recently recorded against them."""
+    tokens = db.session.scalars(
+        select(ApiToken)
+        # Only this organization's: a token kept from a former organization is not ours to show.
+        .where(ApiToken.user_id == member.id, ApiToken.organization_id == member.organization_id)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    ).all()
+    return render_template(
+        "org/member.html",
+        member=member,
+        form=form,
+        tokens=tokens,
+        activities=member_activities(member),
+    )
+
+
+@bp.get("/activity")
+@login_required
+def activity():
+    """The Activity log: superusers see the organization's, everyone else their own."""
+    filters = ActivityFilters.from_args(request.args)
+    return render_template(
+        "org/activity.html",
+        result=find_activities(current_user, filters),
+        choices=filter_choices(current_user),
+    )
+
+
+@bp.get("/activity.csv")
+@login_required
+def activity_csv():
+    """The Activity log's rows for the same filters, every page, as CSV."""
+    filters = ActivityFilters.from_args(request.args)
+    response = Response(
+        stream_with_context(csv_lines(CSV_HEADER, activity_rows(current_user, filters))),
+        mimetype="text/csv",
+    )
+    response.headers["Content-Disposition"] = 'attachment; filename="activity.csv"'
+    return response

@@ -1,9 +1,10 @@
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, ValidationError
 from wtforms.validators import Optional
 
 from ..models import Organization
-from ..personal_tokens import InvalidTokenName, clean_token_name
+from ..personal_tokens import InvalidTokenName, clean_token_name, refuse_name_in_use
 from ..token_lifetime import (
     CUSTOM,
     LifetimeRefused,
@@ -33,6 +34,7 @@ class TokenForm(FlaskForm):
     def validate_name(self, field: StringField) -> None:
         try:
             field.data = clean_token_name(field.data or "")
+            refuse_name_in_use(current_user, field.data)
         except InvalidTokenName as problem:
             raise ValidationError(str(problem)) from problem
 

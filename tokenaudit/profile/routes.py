@@ -102,10 +102,9 @@ def rotate_token(token_id: int):
 @recent_password_required
 def confirm_revoke(token_id: int):
     """Confirm revoking one of your own tokens."""
-    token = get_own_token_or_404(token_id, current_user)
     return render_revoke_confirmation(
-        token,
-        action_url=url_for("profile.revoke_token", token_id=token.id),
+        find_own_token(token_id, current_user),
+        action_url=url_for("profile.revoke_token", token_id=token_id),
         cancel_url=url_for("profile.tokens"),
     )
 
