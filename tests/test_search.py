@@ -223,3 +223,14 @@ def test_tokens_created_at_once_are_each_counted(client, database_url, admin, me
         ).json["count"]
         == 16
     )
+
+
+def test_a_rotated_token_is_found_by_its_new_prefix_and_no_longer_by_the_old(client, admin):
+    token, value = make_token(admin, "deploy key")
+    _, admin_value = make_token(admin, "admin key")
+    old_prefix = token.prefix
+    rotated = client.post(f"/api/v2/tokens/{token.id}/rotate/", headers=auth_header(value))
+    assert rotated.status_code == 200
+    new_prefix = rotated.json["prefix"]
+    assert search(client, admin_value, new_prefix.lower()) == ["deploy key"]
+    assert search(client, admin_value, old_prefix.lower()) == []
