@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-from sqlalchemy import Row, bindparam, select, text, update
+from sqlalchemy import Row, bindparam, or_, select, text, update
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.instrumentation import manager_of_class
@@ -61,13 +61,25 @@ _TOKEN_BY_PREFIX = (
 _SKIP_WAL_FLUSH_WAIT = text("SET LOCAL synchronous_commit = off")
 _RECORD_USE = (
     update(ApiToken)
-    .where(ApiToken.id == bindparam("token_id"))
+    .where(
+        ApiToken.id == bindparam("token_id"),
+        # A use timed before the one stored (it read the clock first, then waited for the row
+        # or SQLite's write lock; or its server's clock is behind) leaves the latest in place.
+        or_(
+            ApiToken.last_used_at.is_(None),
+            ApiToken.last_used_at <= bindparam("used_at", type_=UTCDateTime),
+        ),
+    )
     .values(
         last_used_at=bindparam("used_at", type_=UTCDateTime),
         last_used_method=bindparam("method"),
         last_used_path=bindparam("path"),
     )
 )
+
+_STORED_USE = select(
+    ApiToken.last_used_at, ApiToken.last_used_method, ApiToken.last_used_path
+).where(ApiToken.id == bindparam("token_id"))
 
 
 @dataclass(frozen=True)
@@ -140,7 +152,7 @@ def _record_use(token_id: int, method: str, path: str) -> dict[str, object]:
         # skipped (a crash could lose the last fraction of a second of usage times, never a
         # token or a revoke: SET LOCAL ends with this transaction, before any view runs).
         connection.execute(_SKIP_WAL_FLUSH_WAIT)
-    connection.execute(
+    recorded = connection.execute(
         _RECORD_USE,
         {
             "token_id": token_id,
@@ -148,7 +160,9 @@ def _record_use(token_id: int, method: str, path: str) -> dict[str, object]:
             "method": method,
             "path": usage["last_used_path"],
         },
-    )
+    ).rowcount
+    if not recorded:  # rare: a later use is stored; the views see that one
+        usage = connection.execute(_STORED_USE, {"token_id": token_id}).one()._asdict()
     db.session.commit()
     return usage
 
