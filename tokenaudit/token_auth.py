@@ -130,11 +130,15 @@ def check_authorization_header(header: str | None, method: str, path: str) -> To
     if is_expired(row.token_expires_at):
         return TokenCheck(None, f"token {prefix} has expired", detail=EXPIRED_DETAIL)
     usage = _record_use(row.token_id, method, path)
+    if usage is None:
+        return TokenCheck(None, f"token {prefix} was revoked during the check")
     return TokenCheck(token_from_row(row, **usage))
 
 
-def _record_use(token_id: int, method: str, path: str) -> dict[str, object]:
+def _record_use(token_id: int, method: str, path: str) -> dict[str, object] | None:
     """Record when and how a token was last used (path only: a query string can hold secrets).
+
+    None when the token was revoked since it was looked up: the request is refused.
 
     On the request's own connection and committed at once: a second pooled connection with its
     own transaction cost ~190 µs a request on SQLite and ~1 ms on PostgreSQL.
@@ -161,8 +165,9 @@ def _record_use(token_id: int, method: str, path: str) -> dict[str, object]:
             "path": usage["last_used_path"],
         },
     ).rowcount
-    if not recorded:  # rare: a later use is stored; the views see that one
-        usage = connection.execute(_STORED_USE, {"token_id": token_id}).one()._asdict()
+    if not recorded:  # rare: a later use is stored (the views see that one), or a revoke
+        stored = connection.execute(_STORED_USE, {"token_id": token_id}).one_or_none()
+        usage = None if stored is None else stored._asdict()
     db.session.commit()
     return usage
 
