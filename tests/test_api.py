@@ -1,5 +1,7 @@
 """The token-authenticated JSON API (SPEC section 7)."""
 
+from datetime import timedelta
+
 import pytest
 from conftest import (
     PASSWORD,
@@ -217,6 +219,22 @@ def test_every_request_records_time_method_and_path_exactly(client, member):
     client.delete("/api/v2/tokens/999999/", headers=auth_header(value))
     db.session.refresh(token)
     assert (token.last_used_method, token.last_used_path) == ("DELETE", "/api/v2/tokens/999999/")
+
+
+def test_a_use_timed_earlier_but_recorded_later_never_replaces_the_latest_use(
+    client, member, clock
+):
+    """Two uses at once: the one whose time was read first can commit second (it waited for the
+    row or SQLite's write lock; or its server's clock is a little behind). The token keeps its
+    latest use, time, method and path together, instead of going back in time."""
+    token, value = make_token(member)
+    client.get("/api/v2/me/", headers=auth_header(value))
+    db.session.refresh(token)
+    latest = (token.last_used_at, token.last_used_method, token.last_used_path)
+    clock(timedelta(seconds=-2))  # the other request's time, read before this one's
+    client.delete("/api/v2/tokens/999999/", headers=auth_header(value))
+    db.session.refresh(token)
+    assert (token.last_used_at, token.last_used_method, token.last_used_path) == latest
 
 
 def test_cannot_revoke_someone_elses_token_through_own_endpoint(client, org, member, token_value):

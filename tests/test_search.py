@@ -55,6 +55,19 @@ def test_search_folds_case_across_unicode_on_every_database(client, searchable):
     assert search(client, value, "ZOË") == ["Nightly EXPORT"]
 
 
+def test_a_search_finds_text_however_its_accents_were_encoded(client, admin):
+    """A name typed on one system as é (one code point) and searched from another as e plus a
+    combining accent (or the other way round) looks the same and must be found the same."""
+    make_token(admin, "Cafe\u0301 export")  # decomposed, as macOS file names and some IMEs send
+    make_token(admin, "Caf\u00e9 import")  # precomposed
+    _, value = make_token(admin, "admin key")
+    both = sorted(["Caf\u00e9 import", "Cafe\u0301 export"])
+    assert search(client, value, "caf\u00e9") == both
+    assert search(client, value, "CAFE\u0301") == both
+    # Compatibility forms too: a full-width search finds the plain letters.
+    assert search(client, value, "\uff25\uff38\uff30\uff2f\uff32\uff34") == ["Cafe\u0301 export"]
+
+
 def test_each_token_is_listed_once_when_several_columns_match(client, org, admin):
     owner = make_user(org, "alpha@acme.test", "Alpha")
     make_token(owner, "alpha deploy")
@@ -210,3 +223,14 @@ def test_tokens_created_at_once_are_each_counted(client, database_url, admin, me
         ).json["count"]
         == 16
     )
+
+
+def test_a_rotated_token_is_found_by_its_new_prefix_and_no_longer_by_the_old(client, admin):
+    token, value = make_token(admin, "deploy key")
+    _, admin_value = make_token(admin, "admin key")
+    old_prefix = token.prefix
+    rotated = client.post(f"/api/v2/tokens/{token.id}/rotate/", headers=auth_header(value))
+    assert rotated.status_code == 200
+    new_prefix = rotated.json["prefix"]
+    assert search(client, admin_value, new_prefix.lower()) == ["deploy key"]
+    assert search(client, admin_value, old_prefix.lower()) == []

@@ -11,7 +11,15 @@ from sqlalchemy import insert, select, text
 
 from .accounts import hash_password
 from .extensions import db
-from .models import Activity, ApiToken, Organization, User, token_count_change, utcnow
+from .models import (
+    Activity,
+    ApiToken,
+    Organization,
+    User,
+    token_count_change,
+    token_search_text,
+    utcnow,
+)
 from .text import natural_sort_key, searchable_text
 from .tokens import random_prefix
 
@@ -147,7 +155,7 @@ def _demo_tokens(owners: list[tuple[int, str]], per_user: int, organization_id: 
                 name=name,
                 prefix=prefix,
                 # Bulk inserts and COPY skip the models' events and defaults: written here.
-                search_text=searchable_text(name, prefix),
+                search_text=token_search_text(name, prefix),
                 name_sort_key=natural_sort_key(name),
                 digest=secrets.token_hex(32),
                 created_at=created,

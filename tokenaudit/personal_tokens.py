@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from .activities import record_activity
 from .extensions import db
-from .models import ApiToken, User
+from .models import ApiToken, User, token_search_text
 from .text import has_unstorable_characters, has_visible_characters
 from .text_direction import isolate
 from .token_lifetime import LifetimeRefused, check_expiry, expiry_in_days, lock_organization
@@ -115,7 +115,13 @@ def rotate_personal_token(token: ApiToken, actor: User) -> str:
     rotated = db.session.execute(
         update(ApiToken)
         .where(ApiToken.id == token.id, ApiToken.digest == token.digest)
-        .values(prefix=new.prefix, digest=new.digest, expires_at=expires_at)
+        .values(
+            prefix=new.prefix,
+            digest=new.digest,
+            expires_at=expires_at,
+            # A statement skips the ORM's events: the search must find the new prefix, not the old.
+            search_text=token_search_text(token.name, new.prefix),
+        )
         .execution_options(synchronize_session=False)
     ).rowcount
     if rotated != 1:

@@ -41,8 +41,13 @@ FIELD_SEPARATOR = "\x1f"
 
 
 def fold(text: str) -> str:
-    """What searches compare: Unicode case folding, so "STRASSE" finds "Straße", "ÅSA" "åsa"."""
-    return text.casefold()
+    """What searches compare: Unicode case folding, so "STRASSE" finds "Straße", "ÅSA" "åsa".
+
+    Normalized (NFKC) before and after: "é" typed as one code point and as "e" plus a combining
+    accent look the same and must match, as must full-width and plain letters; folding alone
+    compared code points, so a name from one keyboard was not found from another.
+    """
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
 
 
 def searchable_text(*fields: str | None) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-from sqlalchemy import Row, bindparam, select, text, update
+from sqlalchemy import Row, bindparam, or_, select, text, update
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.instrumentation import manager_of_class
@@ -61,13 +61,25 @@ _TOKEN_BY_PREFIX = (
 _SKIP_WAL_FLUSH_WAIT = text("SET LOCAL synchronous_commit = off")
 _RECORD_USE = (
     update(ApiToken)
-    .where(ApiToken.id == bindparam("token_id"))
+    .where(
+        ApiToken.id == bindparam("token_id"),
+        # A use timed before the one stored (it read the clock first, then waited for the row
+        # or SQLite's write lock; or its server's clock is behind) leaves the latest in place.
+        or_(
+            ApiToken.last_used_at.is_(None),
+            ApiToken.last_used_at <= bindparam("used_at", type_=UTCDateTime),
+        ),
+    )
     .values(
         last_used_at=bindparam("used_at", type_=UTCDateTime),
         last_used_method=bindparam("method"),
         last_used_path=bindparam("path"),
     )
 )
+
+_STORED_USE = select(
+    ApiToken.last_used_at, ApiToken.last_used_method, ApiToken.last_used_path
+).where(ApiToken.id == bindparam("token_id"))
 
 
 @dataclass(frozen=True)
@@ -118,11 +130,15 @@ def check_authorization_header(header: str | None, method: str, path: str) -> To
     if is_expired(row.token_expires_at):
         return TokenCheck(None, f"token {prefix} has expired", detail=EXPIRED_DETAIL)
     usage = _record_use(row.token_id, method, path)
+    if usage is None:
+        return TokenCheck(None, f"token {prefix} was revoked during the check")
     return TokenCheck(token_from_row(row, **usage))
 
 
-def _record_use(token_id: int, method: str, path: str) -> dict[str, object]:
+def _record_use(token_id: int, method: str, path: str) -> dict[str, object] | None:
     """Record when and how a token was last used (path only: a query string can hold secrets).
+
+    None when the token was revoked since it was looked up: the request is refused.
 
     On the request's own connection and committed at once: a second pooled connection with its
     own transaction cost ~190 µs a request on SQLite and ~1 ms on PostgreSQL.
@@ -140,7 +156,7 @@ def _record_use(token_id: int, method: str, path: str) -> dict[str, object]:
         # skipped (a crash could lose the last fraction of a second of usage times, never a
         # token or a revoke: SET LOCAL ends with this transaction, before any view runs).
         connection.execute(_SKIP_WAL_FLUSH_WAIT)
-    connection.execute(
+    recorded = connection.execute(
         _RECORD_USE,
         {
             "token_id": token_id,
@@ -148,7 +164,10 @@ def _record_use(token_id: int, method: str, path: str) -> dict[str, object]:
             "method": method,
             "path": usage["last_used_path"],
         },
-    )
+    ).rowcount
+    if not recorded:  # rare: a later use is stored (the views see that one), or a revoke
+        stored = connection.execute(_STORED_USE, {"token_id": token_id}).one_or_none()
+        usage = None if stored is None else stored._asdict()
     db.session.commit()
     return usage
 
