@@ -462,3 +462,22 @@ def test_blocked_tokens_are_marked_and_a_member_learns_whom_to_ask(new_page, wor
     expect(member.get_by_role("main")).to_contain_text(
         "Ask an organization superuser (Carol Admin)"
     )
+
+
+def test_keyboard_revoke_of_a_row_already_revoked_keeps_the_focus_on_the_message(
+    new_page, world, live, viewport
+):
+    """The stale row leaves the table with the button the keyboard pressed: the focus goes to
+    the message that says why, never to <body> (attack 12)."""
+    token = world.tokens["Nightly export"]
+    page = page_for(new_page, world.admin, viewport)
+    page.goto("/tokens")
+    revoke_meanwhile(live, token)
+
+    control = row(page, token).get_by_label(re.compile("^Revoke"))
+    tab_to(page, control)
+    page.keyboard.press("Enter")
+
+    expect(page.get_by_role("status")).to_contain_text("That token no longer exists")
+    expect(row(page, token)).to_have_count(0)
+    expect(page.locator("#status")).to_be_focused()
