@@ -191,6 +191,21 @@ def test_a_long_name_never_widens_the_page(new_page, live, viewport):
             assert part.inner_text().startswith("/")
 
 
+def test_a_long_search_never_widens_the_page(new_page, live, viewport):
+    """The count and the "No tokens match" line repeat the search: a long word there wraps,
+    whether typed or opened from a link (attack 12)."""
+    world = build_world(live, token_names=[LONG_NAME, "short"])
+    page = page_for(new_page, world.admin, viewport)
+    for q in [LONG_NAME, "y" * 200]:  # one token matches; none does
+        page.goto(f"/tokens?q={q}")
+        expect(page.locator("#token-count")).to_contain_text(q)
+        assert not scrolls_sideways(page), q
+    page.goto("/tokens")
+    page.get_by_label("Search tokens").fill(LONG_NAME)
+    expect(page.locator("#token-count")).to_contain_text(LONG_NAME)
+    assert not scrolls_sideways(page)
+
+
 # 5. Keyboard and screen readers.
 
 
