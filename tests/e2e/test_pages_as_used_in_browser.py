@@ -370,6 +370,28 @@ def test_typing_replaces_history_and_back_shows_box_and_table_in_agreement(new_p
     expect(search).to_have_value(re.compile(r"^Quinn Okafor$"))
 
 
+def test_back_after_a_revoke_never_shows_the_revoked_token(new_page, world, viewport):
+    """Back to the list as it was before a sort shows it as it is now: the token revoked since
+    is gone and the count agrees, instead of a copy kept from before the revoke (attack 12)."""
+    token = world.tokens["Nightly export"]
+    page = page_for(new_page, world.admin, viewport)
+    page.goto("/tokens")
+    expect(page.locator("#token-count")).to_have_text("4 tokens")
+    page.get_by_role("columnheader", name="Name").get_by_role("link").click()
+    expect(page).to_have_url(re.compile(r"sort=name"))
+    row(page, token).get_by_label(re.compile("^Revoke")).click()
+    page.get_by_role("dialog").get_by_role("button", name="Revoke").click()
+    expect(page.locator("#token-count")).to_have_text("3 tokens")
+
+    page.go_back()
+    expect(page).not_to_have_url(re.compile(r"sort=name"))
+    expect(page.locator("#token-count")).to_have_text("3 tokens")
+    expect(row(page, token)).to_have_count(0)
+    page.go_forward()
+    expect(page).to_have_url(re.compile(r"sort=name"))
+    expect(row(page, token)).to_have_count(0)
+
+
 def test_names_sort_naturally(new_page, big_world, viewport):
     page = page_for(new_page, big_world.admin, viewport)
     page.goto("/tokens")
