@@ -206,6 +206,27 @@ def test_a_long_search_never_widens_the_page(new_page, live, viewport):
     assert not scrolls_sideways(page)
 
 
+def test_the_revoke_question_for_a_long_name_fits_the_screen(new_page, live, viewport):
+    """The dialog and the no-JavaScript confirmation repeat the name: on a phone Revoke stays
+    on screen and nothing scrolls sideways (attack 12)."""
+    world = build_world(live, token_names=[LONG_NAME])
+    token = world.tokens[LONG_NAME]
+    page = page_for(new_page, world.admin, viewport)
+    page.goto("/tokens")
+    row(page, token).get_by_label(re.compile("^Revoke")).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text(LONG_NAME)
+    assert dialog.evaluate("d => d.scrollWidth <= d.clientWidth")
+    box = dialog.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], box
+    expect(dialog.get_by_role("button", name="Revoke")).to_be_in_viewport(ratio=1)
+
+    no_script = page_for(new_page, world.admin, viewport, java_script_enabled=False)
+    no_script.goto(f"/tokens/{token.id}/revoke")
+    expect(no_script.get_by_role("heading", name="Revoke this API token?")).to_be_visible()
+    assert not scrolls_sideways(no_script)
+
+
 # 5. Keyboard and screen readers.
 
 
