@@ -227,6 +227,24 @@ def test_the_revoke_question_for_a_long_name_fits_the_screen(new_page, live, vie
     assert not scrolls_sideways(no_script)
 
 
+def test_creating_and_rotating_a_long_named_token_never_widens_the_page(new_page, live, viewport):
+    """The headings of the new value and of the rotate pages repeat the name (attack 12)."""
+    world = build_world(live, token_names=[LONG_NAME])
+    page = page_for(new_page, world.owner, viewport)
+    page.goto("/profile/tokens")
+    page.get_by_label("Token name").fill("y" * 100)
+    page.get_by_role("button", name="Create token").click()
+    expect(page.get_by_label("Token value")).to_be_visible()
+    assert not scrolls_sideways(page)
+
+    page.goto(f"/profile/tokens/{world.tokens[LONG_NAME].id}/rotate")
+    expect(page.get_by_role("heading", name=re.compile("^Rotate"))).to_be_visible()
+    assert not scrolls_sideways(page)
+    page.get_by_role("button", name="Rotate token").click()
+    expect(page.get_by_label("Token value")).to_be_visible()
+    assert not scrolls_sideways(page)
+
+
 # 5. Keyboard and screen readers.
 
 
