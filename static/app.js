@@ -69,6 +69,13 @@
   });
   document.addEventListener("htmx:afterSettle", function () {
     enhance(document);
+    // A Revoke whose row was already gone opens no dialog: its answer is a message and the
+    // refreshed table drops the row, and with it the pressed button. The focus goes to the
+    // message rather than to <body>.
+    if (opener && !document.body.contains(opener) && !document.querySelector("dialog[open]")) {
+      opener = null;
+      if (statusArea()) statusArea().focus({ preventScroll: true });
+    }
     if (focusKey) {
       const twin = document.querySelector('[data-focus-key="' + focusKey + '"]')
         || document.querySelector('[data-focus-key^="page-"]');

@@ -89,3 +89,33 @@ def test_member_page_shows_their_tokens_and_recent_activity(admin_client, record
     page = admin_client.get(f"/team/{record.id}").get_data(as_text=True)
     assert page.count('class="revoke-control"') == 55
     assert page.count("<li>") >= 20 and f'href="/activity?subject={record.id}"' in page
+
+
+SELECTED = re.compile(r'<select id="activity-(\w+)" name="\w+">(.*?)</select>', re.S)
+
+
+def selected_options(page: str) -> dict[str, list[str]]:
+    """Each filter box's selected option values (none: the box shows its first, "Any")."""
+    return {
+        name: re.findall(r'<option value="([^"]*)" selected>', options)
+        for name, options in SELECTED.findall(page)
+    }
+
+
+def test_filter_boxes_say_the_filter_the_table_shows(admin_client, admin, record):
+    """A filter the boxes do not list (a kind with nothing on record, a person from elsewhere)
+    still applies; the box shows it instead of "Any", so box and table agree (attack 12)."""
+    page = admin_client.get("/activity?kind=token_revoked&actor=99999").get_data(as_text=True)
+    assert "0 activities" in page
+    boxes = selected_options(page)
+    assert boxes["kind"] == ["token_revoked"]
+    assert boxes["actor"] == ["99999"]
+    assert boxes["subject"] == []
+    page = admin_client.get(f"/activity?kind=token_created&subject={record.id}").get_data(
+        as_text=True
+    )
+    assert selected_options(page) == {
+        "kind": ["token_created"],
+        "actor": [],
+        "subject": [str(record.id)],
+    }

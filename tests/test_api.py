@@ -307,6 +307,18 @@ def test_a_page_past_the_end_is_404_so_a_client_loop_stops(client, admin):
     assert pages == [1] and response.status_code == 404 and "detail" in response.get_json()
 
 
+@pytest.mark.parametrize("page", ["0", "-1", "abc", "1.5", "２"])
+def test_a_page_that_is_not_a_page_number_is_404(client, admin, page):
+    """As Django REST framework: "Invalid page." A client counting from 0 must not be handed
+    page 1 twice (attack 12)."""
+    _, value = make_token(admin, "lister")
+    response = client.get(f"/api/v2/organization/tokens/?page={page}", headers=auth_header(value))
+    assert response.status_code == 404, page
+    assert response.get_json()["detail"].startswith("Invalid page")
+    first = client.get("/api/v2/organization/tokens/?page=01", headers=auth_header(value))
+    assert first.status_code == 200 and first.get_json()["page"] == 1
+
+
 def test_a_missing_trailing_slash_is_answered_in_json(client, token_value):
     response = client.get("/api/v2/me", headers=auth_header(token_value))
     assert response.status_code == 308 and response.is_json

@@ -191,6 +191,60 @@ def test_a_long_name_never_widens_the_page(new_page, live, viewport):
             assert part.inner_text().startswith("/")
 
 
+def test_a_long_search_never_widens_the_page(new_page, live, viewport):
+    """The count and the "No tokens match" line repeat the search: a long word there wraps,
+    whether typed or opened from a link (attack 12)."""
+    world = build_world(live, token_names=[LONG_NAME, "short"])
+    page = page_for(new_page, world.admin, viewport)
+    for q in [LONG_NAME, "y" * 200]:  # one token matches; none does
+        page.goto(f"/tokens?q={q}")
+        expect(page.locator("#token-count")).to_contain_text(q)
+        assert not scrolls_sideways(page), q
+    page.goto("/tokens")
+    page.get_by_label("Search tokens").fill(LONG_NAME)
+    expect(page.locator("#token-count")).to_contain_text(LONG_NAME)
+    assert not scrolls_sideways(page)
+
+
+def test_the_revoke_question_for_a_long_name_fits_the_screen(new_page, live, viewport):
+    """The dialog and the no-JavaScript confirmation repeat the name: on a phone Revoke stays
+    on screen and nothing scrolls sideways (attack 12)."""
+    world = build_world(live, token_names=[LONG_NAME])
+    token = world.tokens[LONG_NAME]
+    page = page_for(new_page, world.admin, viewport)
+    page.goto("/tokens")
+    row(page, token).get_by_label(re.compile("^Revoke")).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text(LONG_NAME)
+    assert dialog.evaluate("d => d.scrollWidth <= d.clientWidth")
+    box = dialog.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], box
+    expect(dialog.get_by_role("button", name="Revoke")).to_be_in_viewport(ratio=1)
+
+    no_script = page_for(new_page, world.admin, viewport, java_script_enabled=False)
+    no_script.goto(f"/tokens/{token.id}/revoke")
+    expect(no_script.get_by_role("heading", name="Revoke this API token?")).to_be_visible()
+    assert not scrolls_sideways(no_script)
+
+
+def test_creating_and_rotating_a_long_named_token_never_widens_the_page(new_page, live, viewport):
+    """The headings of the new value and of the rotate pages repeat the name (attack 12)."""
+    world = build_world(live, token_names=[LONG_NAME])
+    page = page_for(new_page, world.owner, viewport)
+    page.goto("/profile/tokens")
+    page.get_by_label("Token name").fill("y" * 100)
+    page.get_by_role("button", name="Create token").click()
+    expect(page.get_by_label("Token value")).to_be_visible()
+    assert not scrolls_sideways(page)
+
+    page.goto(f"/profile/tokens/{world.tokens[LONG_NAME].id}/rotate")
+    expect(page.get_by_role("heading", name=re.compile("^Rotate"))).to_be_visible()
+    assert not scrolls_sideways(page)
+    page.get_by_role("button", name="Rotate token").click()
+    expect(page.get_by_label("Token value")).to_be_visible()
+    assert not scrolls_sideways(page)
+
+
 # 5. Keyboard and screen readers.
 
 
@@ -355,6 +409,28 @@ def test_typing_replaces_history_and_back_shows_box_and_table_in_agreement(new_p
     expect(search).to_have_value(re.compile(r"^Quinn Okafor$"))
 
 
+def test_back_after_a_revoke_never_shows_the_revoked_token(new_page, world, viewport):
+    """Back to the list as it was before a sort shows it as it is now: the token revoked since
+    is gone and the count agrees, instead of a copy kept from before the revoke (attack 12)."""
+    token = world.tokens["Nightly export"]
+    page = page_for(new_page, world.admin, viewport)
+    page.goto("/tokens")
+    expect(page.locator("#token-count")).to_have_text("4 tokens")
+    page.get_by_role("columnheader", name="Name").get_by_role("link").click()
+    expect(page).to_have_url(re.compile(r"sort=name"))
+    row(page, token).get_by_label(re.compile("^Revoke")).click()
+    page.get_by_role("dialog").get_by_role("button", name="Revoke").click()
+    expect(page.locator("#token-count")).to_have_text("3 tokens")
+
+    page.go_back()
+    expect(page).not_to_have_url(re.compile(r"sort=name"))
+    expect(page.locator("#token-count")).to_have_text("3 tokens")
+    expect(row(page, token)).to_have_count(0)
+    page.go_forward()
+    expect(page).to_have_url(re.compile(r"sort=name"))
+    expect(row(page, token)).to_have_count(0)
+
+
 def test_names_sort_naturally(new_page, big_world, viewport):
     page = page_for(new_page, big_world.admin, viewport)
     page.goto("/tokens")
@@ -462,3 +538,22 @@ def test_blocked_tokens_are_marked_and_a_member_learns_whom_to_ask(new_page, wor
     expect(member.get_by_role("main")).to_contain_text(
         "Ask an organization superuser (Carol Admin)"
     )
+
+
+def test_keyboard_revoke_of_a_row_already_revoked_keeps_the_focus_on_the_message(
+    new_page, world, live, viewport
+):
+    """The stale row leaves the table with the button the keyboard pressed: the focus goes to
+    the message that says why, never to <body> (attack 12)."""
+    token = world.tokens["Nightly export"]
+    page = page_for(new_page, world.admin, viewport)
+    page.goto("/tokens")
+    revoke_meanwhile(live, token)
+
+    control = row(page, token).get_by_label(re.compile("^Revoke"))
+    tab_to(page, control)
+    page.keyboard.press("Enter")
+
+    expect(page.get_by_role("status")).to_contain_text("That token no longer exists")
+    expect(row(page, token)).to_have_count(0)
+    expect(page.locator("#status")).to_be_focused()

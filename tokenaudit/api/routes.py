@@ -164,6 +164,10 @@ def _require_superuser() -> None:
 def organization_tokens():
     """Every token of the organization: the audit page's search, sort and pages."""
     _require_superuser()
+    raw_page = request.args.get("page") or "1"  # empty means the first, as in DRF
+    if not (raw_page.isascii() and raw_page.isdigit() and int(raw_page) >= 1):
+        # page=0 or -1 is not read as page 1: a client counting from 0 would get it twice.
+        abort(404, "Invalid page: pages are numbered from 1.")
     params = TokenListParams.from_args(request.args)
     result = find_org_tokens(g.api_user.organization_id, params)
     if result.page != params.page:  # the page shows the last page instead; a client must know
