@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from conftest import base_config, make_org, make_user
 from servers import GunicornServer
-from test_gunicorn_concurrency import served_database_url  # noqa: F401 (a fixture)
 
 from tokenaudit import create_app
 from tokenaudit.extensions import db
@@ -50,10 +49,7 @@ def call(server: GunicornServer, method: str, path: str, value: str, body=None):
         connection.close()
 
 
-def test_the_same_bulk_revoke_twice_at_once_revokes_each_token_once(
-    served_database_url,  # noqa: F811 (the fixture imported above)
-    tmp_path,
-):
+def test_the_same_bulk_revoke_twice_at_once_revokes_each_token_once(served_database_url, tmp_path):
     admin_value, ids, values = populate(served_database_url)
     server = GunicornServer({"DATABASE_URL": served_database_url}, tmp_path, workers=4)
     revoke = ("POST", "/api/v2/organization/tokens/revoke/", admin_value, {"ids": ids})
