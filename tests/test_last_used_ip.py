@@ -55,3 +55,18 @@ def test_ipv6_client_address_is_recorded_whole(client, admin, member):
     address = "2001:db8:85a3:1234:5678:8a2e:370:7334"
     use_token(client, value, address)
     assert listed_ip(client, admin_value, token.id) == address
+
+
+@pytest.mark.parametrize("search", ["203.0.113", "0.113.7", "2001:DB8:85a3"])
+def test_the_search_finds_tokens_by_part_of_their_last_address(client, admin, member, search):
+    used_v4, value_v4 = make_token(member, "from v4")
+    used_v6, value_v6 = make_token(member, "from v6")
+    make_token(member, "never used")
+    _, admin_value = make_token(admin, "audit script")
+    use_token(client, value_v4, CLIENT)
+    use_token(client, value_v6, "2001:db8:85a3::7334")
+    body = client.get(
+        f"/api/v2/organization/tokens/?q={search}", headers=auth_header(admin_value)
+    ).json
+    expected = "from v6" if search.startswith("2001") else "from v4"
+    assert [t["name"] for t in body["tokens"]] == [expected]
