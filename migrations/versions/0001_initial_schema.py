@@ -232,7 +232,7 @@ def _last_used_ip():
     op.create_index(
         'ix_api_tokens_org_usage',
         'api_tokens',
-        ['organization_id', 'last_used_at', 'created_at', 'user_id'],
+        ['organization_id', 'last_used_at', 'created_at', 'user_id', 'expires_at'],
     )
 
 
