@@ -289,12 +289,13 @@ def _drop_token_lifetime():
 
 
 def downgrade():
+    # Issue 14's index holds expires_at, which _drop_token_lifetime drops.
+    op.drop_index('ix_api_tokens_org_usage', table_name='api_tokens')  # issue 14
     _drop_token_lifetime()
     _drop_sessions_and_known_addresses()
     _drop_search_text_and_token_count()
     if op.get_bind().dialect.name == 'postgresql':
         op.execute('DROP INDEX IF EXISTS ix_api_tokens_user_id_id')
-    op.drop_index('ix_api_tokens_org_usage', table_name='api_tokens')  # issue 14
 
     op.drop_index('ix_users_org_lower_name', table_name='users')
     op.drop_index('ix_api_tokens_org_name', table_name='api_tokens')
