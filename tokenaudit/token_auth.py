@@ -80,7 +80,7 @@ _RECORD_USE = (
 )
 
 _STORED_USE = select(
-    ApiToken.last_used_at, ApiToken.last_used_method, ApiToken.last_used_path
+    ApiToken.last_used_at, ApiToken.last_used_method, ApiToken.last_used_path, ApiToken.last_used_ip
 ).where(ApiToken.id == bindparam("token_id"))
 
 
