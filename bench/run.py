@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.audit_at_scale import AuditAtScale, measure_audit_at_scale, write_audit_at_scale
 from bench.client import Client, api_token, sign_in
 from bench.databases import (
     SeededDatabase,
@@ -210,6 +211,7 @@ def bench_database(
     database: SeededDatabase,
     args: argparse.Namespace,
     log: Path,
+    at_scale: list[AuditAtScale],
     peer: tuple[int, str] | None = None,
 ) -> DatabaseResult:
     """Serve one seeded database with gunicorn and take every measurement on it."""
@@ -225,6 +227,12 @@ def bench_database(
         measure_views_during_changes(server.port, args, result)
         measure_authentication(server.port, database.url, args, result, peer)
         result.worker_peaks_mib = server.peak_memory_mib()
+        # Last: its bulk revoke deletes 10,000 tokens.
+        at_scale.append(
+            measure_audit_at_scale(
+                server, database.url, database.label, args.requests_per_view, args.view_seconds
+            )
+        )
     say("  worker peaks: " + ", ".join(f"{peak:.0f} MiB" for peak in result.worker_peaks_mib))
     return result
 
@@ -278,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     command = ("python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)).strip()
     results: list[DatabaseResult] = []
+    at_scale: list[AuditAtScale] = []
     notes: list[str] = []
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="tokenaudit-bench-") as scratch:
@@ -293,10 +302,10 @@ def main(argv: list[str] | None = None) -> int:
             if peer_reason:
                 say(f"DRF peer: {peer_reason}")
                 notes.append(f"DRF peer not measured: {peer_reason}.")
-                results.append(bench_database(sqlite, args, log))
+                results.append(bench_database(sqlite, args, log, at_scale))
             else:
                 with drf_peer(directory, args, log) as peer:
-                    results.append(bench_database(sqlite, args, log, peer))
+                    results.append(bench_database(sqlite, args, log, at_scale, peer))
         reason = "skipped (--postgres skip)" if args.postgres == "skip" else None
         reason = reason or postgres_unavailable_reason()
         if reason:
@@ -305,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             with throwaway_postgres() as url:
                 postgres = migrate_and_seed("PostgreSQL 15", url, args.users, args.tokens_per_user)
-                results.append(bench_database(postgres, args, log))
+                results.append(bench_database(postgres, args, log, at_scale))
     say()
     for result in results:
         for line in table_lines(result) + target_lines(result):
@@ -321,4 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     write_markdown(args.output, command, settings, results, notes, load_before)
     say(f"Wrote {args.output}")
+    at_scale_output = args.output.with_name(f"{args.output.stem}-audit-at-scale.md")
+    write_audit_at_scale(at_scale_output, command, at_scale)
+    say(f"Wrote {at_scale_output}")
     return 0

@@ -122,5 +122,13 @@
       );
     }
   });
+  // "Select every token on this page": checks or clears the rows' boxes of the bulk form.
+  document.addEventListener("change", function (event) {
+    const all = event.target.closest("[data-select-all]");
+    if (!all) return;
+    document.querySelectorAll('input[type=checkbox][name="' + all.dataset.selectAll + '"]').forEach(
+      function (box) { box.checked = all.checked; }
+    );
+  });
   document.addEventListener("DOMContentLoaded", function () { enhance(document); });
 })();

@@ -226,6 +226,8 @@ def test_api_twin_lists_with_same_search_sort_and_pages(client, admin, tokens):
         "last_used_method",
         "last_used_path",
         "expires_at",
+        "last_used_ip",
+        "status",
     }
     assert first["user"]["email"] == "zoe@acme.test"
 

@@ -13,10 +13,11 @@ from conftest import PASSWORD, auth_header, database_snapshot, make_org, make_to
 from tokenaudit.extensions import db
 
 ROLES = ["anonymous", "no_permission", "holder", "other_org_superuser", "superuser"]
-REFUSED = {400, 401, 403, 404}
+REFUSED = {400, 401, 403, 404, 415}
 # Authenticating records the token's use (SPEC section 7) even when the endpoint then refuses.
 USAGE_COLUMNS = frozenset(
-    f"api_tokens.{c}" for c in ("last_used_at", "last_used_method", "last_used_path")
+    f"api_tokens.{c}"
+    for c in ("last_used_at", "last_used_method", "last_used_path", "last_used_ip")
 )
 
 
@@ -60,6 +61,11 @@ PAGES = [
     ("GET", "/tokens", None, (302, 403, 403, 200, 200)),
     ("GET", "/tokens/{token}/revoke", None, (302, 403, 403, 404, 200)),
     ("POST", "/tokens/{token}/revoke", {}, (302, 403, 403, 404, 302)),
+    ("GET", "/tokens.csv", None, (302, 403, 403, 200, 200)),
+    # Another organization's token is not theirs to see: an empty confirmation, and nothing
+    # revoked (test_bulk_revoke.py shows it stays).
+    ("GET", "/tokens/revoke?ids={token}", None, (302, 403, 403, 200, 200)),
+    ("POST", "/tokens/revoke", {"ids": "{token}"}, (302, 403, 403, 302, 302)),
     ("GET", "/profile/tokens", None, (302, 403, 200, 200, 200)),
     ("POST", "/profile/tokens", {"name": "new one"}, (302, 403, 200, 200, 200)),
     ("GET", "/profile/tokens/{token}/revoke", None, (302, 403, 200, 404, 404)),
@@ -88,6 +94,8 @@ API = [
     ("POST", "/api/v2/tokens/{token}/rotate/", (401, 401, 200, 404, 404)),
     ("GET", "/api/v2/organization/tokens/", (401, 401, 403, 200, 200)),
     ("DELETE", "/api/v2/organization/tokens/{token}/", (401, 401, 403, 404, 204)),
+    # Without a JSON body (test_bulk_revoke.py sends one).
+    ("POST", "/api/v2/organization/tokens/revoke/", (401, 401, 403, 415, 415)),
 ]
 
 
@@ -111,7 +119,7 @@ def test_pages(client, cast, method, path, data, role, expected):
     if method == "GET":
         response = client.get(fill(path, cast))
     else:
-        response = client.submit(fill(path, cast), data)
+        response = client.submit(fill(path, cast), {k: fill(v, cast) for k, v in data.items()})
     assert response.status_code == expected
     if role == "anonymous":
         assert response.headers["Location"].startswith("/login")
@@ -145,7 +153,8 @@ def test_api_token_auth(client, cast, role, expected):
 
 def test_every_route_is_in_the_matrix(app):
     """A new route must be added above, with who may use it."""
-    covered = {path.split("{")[0] for _, path, *_ in PAGES + API} | {"/api/v2/api-token-auth/"}
+    covered = {path.split("{")[0].split("?")[0] for _, path, *_ in PAGES + API}
+    covered.add("/api/v2/api-token-auth/")
     # Authenticated by a scanner's signature, never by a user: tests/test_secret_scanning.py.
     covered.add("/api/v2/secret-scanning/")
     for rule in app.url_map.iter_rules():

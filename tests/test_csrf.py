@@ -13,6 +13,7 @@ ROUTES = {
     "/reauthenticate": {"password": PASSWORD},
     "/team/{member}": {"is_superuser": "y", "is_active": "y", "can_manage_tokens": "y"},
     "/tokens/{members_token}/revoke": {},
+    "/tokens/revoke": {"ids": "{members_token}"},
     "/profile/tokens": {"name": "forged"},
     "/profile/tokens/{own_token}/revoke": {},
     "/profile/tokens/{own_token}/rotate": {},
@@ -47,7 +48,8 @@ def test_state_changing_route_without_valid_csrf_token_is_400_and_changes_nothin
     admin_client, make_client, member, targets, route, htmx, kind
 ):
     token = forged_tokens(make_client, member)[kind]
-    data = {**ROUTES[route], **({"csrf_token": token} if token else {})}
+    fields = {name: value.format(**targets) for name, value in ROUTES[route].items()}
+    data = {**fields, **({"csrf_token": token} if token else {})}
     headers = {"HX-Request": "true"} if htmx else {}
     before = database_snapshot()
 

@@ -17,7 +17,8 @@ from tokenaudit.tokens import TOKEN_LENGTH
 
 # Authenticating records a token's use (SPEC section 7): the one write a good token may cause.
 USAGE_COLUMNS = frozenset(
-    f"api_tokens.{c}" for c in ("last_used_at", "last_used_method", "last_used_path")
+    f"api_tokens.{c}"
+    for c in ("last_used_at", "last_used_method", "last_used_path", "last_used_ip")
 )
 # Text a URL can carry: anything but lone surrogates, which cannot be encoded at all.
 url_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=300)

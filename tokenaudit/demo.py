@@ -163,6 +163,8 @@ def _demo_tokens(owners: list[tuple[int, str]], per_user: int, organization_id: 
                 last_used_method=method,
                 last_used_path=path,
                 expires_at=_demo_expiry(rng, created, now),
+                # Documentation addresses (RFC 5737), never anyone's real one.
+                last_used_ip=f"198.51.100.{(user_id + index) % 254 + 1}" if used else None,
             )
 
 

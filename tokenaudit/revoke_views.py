@@ -80,6 +80,12 @@ def perform_revoke(token: ApiToken | None, done_url: str) -> Response:
     except TokenAlreadyRevoked:
         return token_gone(done_url)
     message, category = revocation_message(revocation)
+    return revoke_answer(message, category, done_url)
+
+
+def revoke_answer(message: str, category: str, done_url: str) -> Response:
+    """After a revoke (of one token or many): a status fragment that reloads the table for
+    htmx, else back to the list with the message."""
     if wants_fragment():
         response = make_response(
             render_template("revoke/_status.html", message=message, category=category)

@@ -22,6 +22,7 @@ from .tokens import digest, parse_token
 
 AUTH_SCHEME = "token"
 MAX_RECORDED_PATH = 500
+MAX_RECORDED_IP = 45  # an IPv6 address at most
 
 # What a request needs of its token, owner and organization; a column added here reaches the
 # objects the views see. Built once: building them per request showed in profiles.
@@ -74,11 +75,12 @@ _RECORD_USE = (
         last_used_at=bindparam("used_at", type_=UTCDateTime),
         last_used_method=bindparam("method"),
         last_used_path=bindparam("path"),
+        last_used_ip=bindparam("ip"),
     )
 )
 
 _STORED_USE = select(
-    ApiToken.last_used_at, ApiToken.last_used_method, ApiToken.last_used_path
+    ApiToken.last_used_at, ApiToken.last_used_method, ApiToken.last_used_path, ApiToken.last_used_ip
 ).where(ApiToken.id == bindparam("token_id"))
 
 
@@ -103,7 +105,9 @@ def find_token_row(prefix: str) -> Row | None:
     return connection.execute(_TOKEN_BY_PREFIX, {"prefix": prefix}).one_or_none()
 
 
-def check_authorization_header(header: str | None, method: str, path: str) -> TokenCheck:
+def check_authorization_header(
+    header: str | None, method: str, path: str, client_ip: str | None = None
+) -> TokenCheck:
     """Check an `Authorization: Token <value>` header; when good, record this use of the token.
 
     At most one query before the answer is known; a good token's use is committed before the
@@ -129,14 +133,18 @@ def check_authorization_header(header: str | None, method: str, path: str) -> To
         return TokenCheck(None, f"owner of token {prefix} lacks the token permission")
     if is_expired(row.token_expires_at):
         return TokenCheck(None, f"token {prefix} has expired", detail=EXPIRED_DETAIL)
-    usage = _record_use(row.token_id, method, path)
+    usage = _record_use(row.token_id, method, path, client_ip)
     if usage is None:
         return TokenCheck(None, f"token {prefix} was revoked during the check")
     return TokenCheck(token_from_row(row, **usage))
 
 
-def _record_use(token_id: int, method: str, path: str) -> dict[str, object] | None:
-    """Record when and how a token was last used (path only: a query string can hold secrets).
+def _record_use(
+    token_id: int, method: str, path: str, client_ip: str | None
+) -> dict[str, object] | None:
+    """Record when, how and from where a token was last used (path only: a query string can
+    hold secrets). `client_ip` is the request's remote address, which ProxyFix has already
+    taken from X-Forwarded-For when TRUSTED_PROXY_COUNT is set.
 
     None when the token was revoked since it was looked up: the request is refused.
 
@@ -147,6 +155,7 @@ def _record_use(token_id: int, method: str, path: str) -> dict[str, object] | No
         "last_used_at": utcnow(),
         "last_used_method": method,
         "last_used_path": path[:MAX_RECORDED_PATH],
+        "last_used_ip": client_ip[:MAX_RECORDED_IP] if client_ip else None,
     }
     # Core on the session's connection: an ORM-enabled UPDATE also looked for the row among
     # the session's objects to update them (there are none yet).
@@ -163,6 +172,7 @@ def _record_use(token_id: int, method: str, path: str) -> dict[str, object] | No
             "used_at": usage["last_used_at"],
             "method": method,
             "path": usage["last_used_path"],
+            "ip": usage["last_used_ip"],
         },
     ).rowcount
     if not recorded:  # rare: a later use is stored (the views see that one), or a revoke

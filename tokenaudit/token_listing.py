@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import ColumnElement, Select, any_, func, select
 from sqlalchemy.orm import contains_eager
@@ -12,9 +13,12 @@ from sqlalchemy.orm import contains_eager
 from .extensions import db
 from .models import ApiToken, Organization, User
 from .text import fold, without_unstorable_characters
+from .token_filters import TokenFilters
 from .tokens import digest, parse_token, whole_token_in
 
 PAGE_SIZE = 50
+# Part of an IPv4 or IPv6 address, with at least one separator: searched in last_used_ip too.
+ADDRESS_FRAGMENT = re.compile(r"(?=.*[.:])[0-9a-f.:]+")
 DEFAULT_SORT = "created"
 MAX_QUERY_LENGTH = 200
 # Up to this many matches, a search sorts its matches instead of walking the sort order.
@@ -51,6 +55,8 @@ class TokenListParams:
     sort: str = DEFAULT_SORT
     direction: str = FIRST_DIRECTION[DEFAULT_SORT]
     page: int = 1
+    # Status and owner (SPEC section 11).
+    filters: TokenFilters = field(default_factory=TokenFilters)
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> TokenListParams:
@@ -66,13 +72,17 @@ class TokenListParams:
             page = max(1, int(args.get("page") or 1))
         except ValueError:
             page = 1
-        return cls(q=q, sort=sort, direction=direction, page=page)
+        filters = TokenFilters.from_args(args)
+        return cls(q=q, sort=sort, direction=direction, page=page, filters=filters)
 
     def to_args(self, **changes: object) -> dict[str, object]:
         """Query-string arguments for these params with some changed (e.g. another page)."""
-        args = {"q": self.q, "sort": self.sort, "dir": self.direction, "page": self.page}
+        args = {"q": self.q, **self.filters.to_args()}
+        args.update({"sort": self.sort, "dir": self.direction, "page": self.page})
         args.update(changes)
-        return {key: value for key, value in args.items() if value not in ("", None, 1)}
+        if args.get("page") == 1:
+            del args["page"]
+        return {key: value for key, value in args.items() if value not in ("", None)}
 
     def header_args(self, sort: str) -> dict[str, object]:
         """Arguments for a column header link: toggles direction on the active column."""
@@ -136,17 +146,29 @@ def _search_condition(organization_id: int, q: str) -> ColumnElement[bool]:
         owned = ApiToken.user_id == any_(func.array(owners.scalar_subquery()))
     else:
         owned = ApiToken.user_id.in_(owners)
-    return _contains(ApiToken.search_text, needle) | owned
+    condition = _contains(ApiToken.search_text, needle) | owned
+    if ADDRESS_FRAGMENT.fullmatch(needle):
+        # Only a search that looks like part of an address reads last_used_ip (no index holds
+        # it for substrings), so other searches cost what they did.
+        condition |= _contains(func.lower(ApiToken.last_used_ip), needle)
+    return condition
 
 
 def _filters(
-    organization_id: int, params: TokenListParams, *, walk_organization_index: bool = True
+    organization_id: int,
+    params: TokenListParams,
+    *,
+    walk_organization_index: bool = True,
+    page_sort: str | None = None,
+    statuses: bool = True,
 ) -> list[ColumnElement[bool]]:
     """What a token must satisfy to be listed: always the organization, then each filter.
 
     `walk_organization_index=False` keeps the organization condition as a check on each row
     (`organization_id + 0` cannot seek in an index) so that the database starts elsewhere: at
-    the owners in name order, or at the few matching ids.
+    the owners in name order, or at the few matching ids. `page_sort`: a page walking that
+    order checks the status and owner filters row by row (TokenFilters.conditions).
+    `statuses=False` leaves those out (the count adds them its own way).
     """
     organization = ApiToken.organization_id
     if not walk_organization_index:
@@ -154,6 +176,8 @@ def _filters(
     conditions = [organization == organization_id]
     if params.q:
         conditions.append(_search_condition(organization_id, params.q))
+    if statuses:
+        conditions += params.filters.conditions(organization_id, page_sort)
     return conditions
 
 
@@ -170,13 +194,17 @@ def _few_matching_ids(organization_id: int, params: TokenListParams) -> list[int
 
 
 def _total(organization_id: int, params: TokenListParams) -> int:
-    if not params.q:
+    if not params.q and not params.filters.active:
         # Kept exact by every transaction that creates or deletes a token (token_count_change).
         return db.session.scalar(
             select(Organization.token_count).where(Organization.id == organization_id)
         )
-    return db.session.scalar(
-        select(func.count()).select_from(ApiToken).where(*_filters(organization_id, params))
+    # The status filters' count is a sum of index ranges (TokenFilters.count_terms).
+    searched = _filters(organization_id, params, statuses=False)
+    return sum(
+        sign
+        * db.session.scalar(select(func.count()).select_from(ApiToken).where(*searched, *terms))
+        for sign, terms in params.filters.count_terms(organization_id)
     )
 
 
@@ -187,7 +215,12 @@ def _page_query(
     query = select(ApiToken).join(ApiToken.owner).options(contains_eager(ApiToken.owner))
     by_owner = params.sort == "user"
     few = few_ids is not None
-    conditions = _filters(organization_id, params, walk_organization_index=not (few or by_owner))
+    conditions = _filters(
+        organization_id,
+        params,
+        walk_organization_index=not (few or by_owner),
+        page_sort=params.sort,
+    )
     if few:
         # Few matches: looking them up and sorting them is cheaper than walking the sort order.
         # Still bounded by the organization, row by row, like every listing query.
@@ -218,6 +251,34 @@ def find_token_by_value(organization_id: int, value: str) -> list[int] | None:
     return [] if token_id is None else [token_id]
 
 
+def _matching_ids(
+    organization_id: int, params: TokenListParams, by_value: list[int] | None = None
+) -> list[int] | None:
+    """The matches' ids when there are few (a whole value's token, or a rare search or filter),
+    else None. The ids a whole value found still go through the status and owner filters."""
+    if by_value is None and params.q:
+        by_value = find_token_by_value(organization_id, params.q)
+    if by_value is not None:
+        if not params.filters.active or not by_value:
+            return by_value
+        return list(
+            db.session.scalars(
+                select(ApiToken.id).where(
+                    ApiToken.id.in_(by_value), *params.filters.conditions(organization_id)
+                )
+            )
+        )
+    if params.q or params.filters.active:
+        return _few_matching_ids(organization_id, params)
+    return None
+
+
+def matching_tokens(organization_id: int, params: TokenListParams) -> Select:
+    """Every token the view's search and filters match, in its order (the CSV, bulk revoke)."""
+    few_ids = _matching_ids(organization_id, params)
+    return _page_query(organization_id, params, params.direction, few_ids)
+
+
 def find_org_tokens(
     organization_id: int, params: TokenListParams, by_value: list[int] | None = None
 ) -> TokenPage:
@@ -225,15 +286,11 @@ def find_org_tokens(
 
     `by_value`: the ids a whole token value already found by its digest, in place of `params.q`.
     """
-    few_ids = by_value
-    if few_ids is None and params.q:
-        few_ids = find_token_by_value(organization_id, params.q)
-        if few_ids is None:
-            few_ids = _few_matching_ids(organization_id, params)
+    few_ids = _matching_ids(organization_id, params, by_value)
     total = len(few_ids) if few_ids is not None else _total(organization_id, params)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     if params.page > pages:
-        params = TokenListParams(params.q, params.sort, params.direction, pages)
+        params = replace(params, page=pages)
     offset = (params.page - 1) * PAGE_SIZE
     limit = max(0, min(PAGE_SIZE, total - offset))
     direction = params.direction

@@ -117,6 +117,7 @@ def upgrade():
     _sort_indexes_for_postgresql()
     _search_text_and_token_count()
     _token_lifetime()
+    _last_used_ip()
 
 
 
@@ -223,6 +224,18 @@ def _known_sign_in_addresses():
     )
 
 
+# Issue 14: the client address of each token's last use (api_tokens.last_used_ip), and the
+# index the status filters count from (models.py).
+def _last_used_ip():
+    with op.batch_alter_table('api_tokens') as batch:
+        batch.add_column(sa.Column('last_used_ip', sa.String(length=45), nullable=True))
+    op.create_index(
+        'ix_api_tokens_org_usage',
+        'api_tokens',
+        ['organization_id', 'last_used_at', 'created_at', 'user_id', 'expires_at'],
+    )
+
+
 def _drop_sessions_and_known_addresses():
     op.drop_table('known_sign_in_addresses')
     op.drop_index(op.f('ix_user_sessions_user_id'), table_name='user_sessions')
@@ -276,6 +289,8 @@ def _drop_token_lifetime():
 
 
 def downgrade():
+    # Issue 14's index holds expires_at, which _drop_token_lifetime drops.
+    op.drop_index('ix_api_tokens_org_usage', table_name='api_tokens')  # issue 14
     _drop_token_lifetime()
     _drop_sessions_and_known_addresses()
     _drop_search_text_and_token_count()

@@ -9,7 +9,7 @@ from .conftest import api_status, sign_in, sign_in_over_http
 
 
 def row_names(page) -> list[str]:
-    return page.locator("#token-table tbody tr td:first-child").all_inner_texts()
+    return page.locator("#token-table tbody tr td.token-name").all_inner_texts()
 
 
 def mark_document(page) -> None:

@@ -9,7 +9,7 @@ from .conftest import sign_in
 
 
 def row_names(page) -> list[str]:
-    return page.locator("#token-table tbody tr td:first-child").all_inner_texts()
+    return page.locator("#token-table tbody tr td.token-name").all_inner_texts()
 
 
 def record_urls(page) -> list[str]:

@@ -20,7 +20,7 @@ def page(new_page):
 
 
 def row_names(page) -> list[str]:
-    return page.locator("#token-table tbody tr td:first-child").all_inner_texts()
+    return page.locator("#token-table tbody tr td.token-name").all_inner_texts()
 
 
 def test_superuser_searches_sorts_and_revokes_without_javascript(page, world, live):

@@ -20,7 +20,7 @@ def authenticate_token():
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     check = check_authorization_header(
-        request.headers.get("Authorization"), request.method, request.path
+        request.headers.get("Authorization"), request.method, request.path, request.remote_addr
     )
     if check.token is None:
         log_auth_failure(check.failure)

@@ -3,6 +3,7 @@ from sqlalchemy import select
 
 from ..access import get_org_token_or_404, get_own_token_or_404
 from ..accounts import authenticate_user, log_auth_failure, sign_in_budget, sign_in_succeeded
+from ..bulk_revocation import revoke_tokens
 from ..extensions import db
 from ..models import ApiToken, User, utcnow
 from ..personal_tokens import (
@@ -13,6 +14,8 @@ from ..personal_tokens import (
     rotate_personal_token,
 )
 from ..revocation import TokenAlreadyRevoked, revoke_token
+from ..routing import MAX_ID
+from ..token_filters import TokenFilters
 from ..token_lifetime import LifetimeRefused, expiry_in_days, means_never, parse_days
 from ..token_listing import TokenListParams, find_org_tokens
 from . import bp
@@ -22,8 +25,9 @@ def _iso(moment) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
-def token_json(token: ApiToken, with_user: bool = False) -> dict:
-    """A token as the API shows it: never its value."""
+def token_json(token: ApiToken, filters: TokenFilters | None = None) -> dict:
+    """A token as the API shows it: never its value. With `filters`, as the audit shows it:
+    its owner and its status too."""
     data = {
         "id": token.id,
         "name": token.name,
@@ -33,13 +37,15 @@ def token_json(token: ApiToken, with_user: bool = False) -> dict:
         "last_used_method": token.last_used_method,
         "last_used_path": token.last_used_path,
         "expires_at": _iso(token.expires_at),
+        "last_used_ip": token.last_used_ip,
     }
-    if with_user:
+    if filters is not None:
         data["user"] = {
             "id": token.owner.id,
             "name": token.owner.full_name,
             "email": token.owner.email,
         }
+        data["status"] = filters.status_of(token)
     return data
 
 
@@ -173,7 +179,7 @@ def organization_tokens():
     if result.page != params.page:  # the page shows the last page instead; a client must know
         abort(404, f"Invalid page: there are {result.pages} pages.")
     return jsonify(
-        tokens=[token_json(token, with_user=True) for token in result.tokens],
+        tokens=[token_json(token, params.filters) for token in result.tokens],
         count=result.total,
         page=result.page,
         pages=result.pages,
@@ -185,3 +191,25 @@ def revoke_organization_token(token_id: int):
     """Revoke any token of the organization, with the same effects as the audit page."""
     _require_superuser()
     return _revoke_or_404(get_org_token_or_404(token_id, g.api_user))
+
+
+def _requested_token_ids() -> list[int]:
+    """The JSON body's "ids": a list of token ids; 415 or 400 otherwise, before anything changes."""
+    if not request.is_json:
+        abort(415, 'Send a JSON body: {"ids": [...]}.')
+    body = request.get_json(silent=True)
+    ids = body.get("ids") if isinstance(body, dict) else None
+    if not isinstance(ids, list) or not ids:
+        abort(400, "The field “ids” is required: a non-empty list of token ids.")
+    if not all(type(i) is int and 1 <= i <= MAX_ID for i in ids):
+        abort(400, "Every entry of “ids” must be a token id (a positive integer).")
+    return ids
+
+
+@bp.post("/organization/tokens/revoke/")
+def revoke_organization_tokens():
+    """Revoke many tokens of the organization at once; ids already gone are listed, not errors."""
+    _require_superuser()
+    ids = _requested_token_ids()
+    result = revoke_tokens(ids, actor=g.api_user)
+    return jsonify(revoked=result.revoked, not_found=result.gone)

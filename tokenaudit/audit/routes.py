@@ -4,9 +4,17 @@ from flask import make_response, redirect, render_template, request, session, ur
 from flask_login import current_user
 
 from ..access import find_org_token, superuser_required
+from ..bulk_revoke_views import (
+    perform_bulk_revoke,
+    render_bulk_confirmation,
+    requested_ids,
+    select_tokens,
+)
 from ..htmx import vary_on_htmx, wants_fragment
 from ..revoke_views import perform_revoke, render_revoke_confirmation
-from ..token_listing import TokenListParams, find_org_tokens, find_token_by_value
+from ..token_export import csv_response
+from ..token_filters import STATUS_LABELS
+from ..token_listing import TokenListParams, find_org_tokens, find_token_by_value, matching_tokens
 from ..tokens import parse_token
 from . import bp
 
@@ -37,7 +45,11 @@ def tokens():
         result = replace(result, params=replace(result.params, q=prefix))
     fragment = wants_fragment()
     template = "audit/_table.html" if fragment else "audit/tokens.html"
-    response = make_response(render_template(template, result=result, count_out_of_band=fragment))
+    response = make_response(
+        render_template(
+            template, result=result, count_out_of_band=fragment, status_labels=STATUS_LABELS
+        )
+    )
     if prefix is not None:
         response.headers["HX-Push-Url"] = url_for("audit.tokens", **result.params.to_args())
     return vary_on_htmx(response)
@@ -48,6 +60,30 @@ def _list_args() -> dict[str, object]:
     without JavaScript Cancel and a completed revoke return to the same view of the list."""
     args = TokenListParams.from_args(request.args).to_args()
     return {key: value for key, value in args.items() if key in request.args}
+
+
+@bp.get("/tokens.csv")
+@superuser_required
+def tokens_csv():
+    """Every token the page's search and filters match, as a CSV download."""
+    params = TokenListParams.from_args(request.args)
+    query = matching_tokens(current_user.organization_id, params)
+    return csv_response(query, params.filters, name="api-tokens")
+
+
+@bp.get("/tokens/revoke")
+@superuser_required
+def confirm_bulk_revoke():
+    """Confirm revoking the checked tokens, or every one matching the view: count and owners."""
+    ids = requested_ids(request.args.getlist("ids"))
+    return render_bulk_confirmation(request.args, select_tokens(request.args, ids))
+
+
+@bp.post("/tokens/revoke")
+@superuser_required
+def bulk_revoke():
+    """Revoke exactly the confirmed tokens that still exist."""
+    return perform_bulk_revoke(request.form, requested_ids(request.form.getlist("ids")))
 
 
 @bp.get("/tokens/<id:token_id>/revoke")
