@@ -183,6 +183,18 @@ def test_bad_or_unconfirmed_requests_change_nothing(admin_client, team, fields, 
     assert len(remaining()) == 4
 
 
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663", "1" * 5000, "\uff11"])
+def test_ids_that_only_look_like_digits_are_refused_not_a_server_error(admin_client, team, value):
+    """A superscript, another script's digit or 5,000 digits: 400 on confirm and revoke."""
+    confirmation = admin_client.get("/tokens/revoke", query_string={"ids": value})
+    assert confirmation.status_code == 400
+    assert "is not a token id" in confirmation.get_data(as_text=True)
+    response = admin_client.submit("/tokens/revoke", {"ids": [value]})
+    assert response.status_code == 400
+    assert "is not a token id" in response.get_data(as_text=True)
+    assert len(remaining()) == 4
+
+
 def test_a_confirmation_is_good_only_for_the_superuser_who_saw_it(
     admin_client, make_client, org, team
 ):
