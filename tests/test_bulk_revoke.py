@@ -312,3 +312,26 @@ def test_api_bulk_revoke_is_for_superusers(client, team):
     )
     assert response.status_code == 403
     assert len(remaining()) == 4
+
+
+NESTED_TOO_DEEP = '{"ids": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+
+def test_api_bulk_revoke_refuses_json_nested_too_deep(client, team, admin_header):
+    """Python's parser gives up on deep nesting with a RecursionError: a 400, not a 500."""
+    response = client.post(
+        "/api/v2/organization/tokens/revoke/",
+        data=NESTED_TOO_DEEP,
+        content_type="application/json",
+        headers=admin_header,
+    )
+    assert response.status_code == 400 and "detail" in response.json
+    assert len(remaining()) == 5
+
+
+def test_sign_in_for_a_token_refuses_json_nested_too_deep(client):
+    """The same body without any credentials: the one JSON route anybody may call."""
+    response = client.post(
+        "/api/v2/api-token-auth/", data=NESTED_TOO_DEEP, content_type="application/json"
+    )
+    assert response.status_code == 400 and "detail" in response.json
