@@ -9,6 +9,19 @@ from conftest import make_org, make_token, make_user
 
 from tokenaudit.activity_log import PAGE_SIZE
 
+
+@pytest.mark.parametrize("field", ["actor", "subject", "page"])
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663"])
+def test_digits_of_other_kinds_are_ignored_not_a_server_error(admin_client, record, field, value):
+    """`²` passes str.isdigit() but not int(); `٣` is another script's 3: both ignored."""
+    for path in ("/activity", "/activity.csv"):
+        response = admin_client.get(path, query_string={field: value})
+        response.get_data()  # the CSV streams: read to its end
+        assert response.status_code == 200, (path, field, value)
+    page = admin_client.get("/activity", query_string={field: value}).get_data(as_text=True)
+    assert "55 activities" in page
+
+
 ROW = re.compile(r'<td data-label="What happened" class="message-cell"><bdi>(.*?)</bdi>')
 
 

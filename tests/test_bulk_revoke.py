@@ -183,6 +183,18 @@ def test_bad_or_unconfirmed_requests_change_nothing(admin_client, team, fields, 
     assert len(remaining()) == 4
 
 
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663", "1" * 5000, "\uff11"])
+def test_ids_that_only_look_like_digits_are_refused_not_a_server_error(admin_client, team, value):
+    """A superscript, another script's digit or 5,000 digits: 400 on confirm and revoke."""
+    confirmation = admin_client.get("/tokens/revoke", query_string={"ids": value})
+    assert confirmation.status_code == 400
+    assert "is not a token id" in confirmation.get_data(as_text=True)
+    response = admin_client.submit("/tokens/revoke", {"ids": [value]})
+    assert response.status_code == 400
+    assert "is not a token id" in response.get_data(as_text=True)
+    assert len(remaining()) == 4
+
+
 def test_a_confirmation_is_good_only_for_the_superuser_who_saw_it(
     admin_client, make_client, org, team
 ):
@@ -300,3 +312,26 @@ def test_api_bulk_revoke_is_for_superusers(client, team):
     )
     assert response.status_code == 403
     assert len(remaining()) == 4
+
+
+NESTED_TOO_DEEP = '{"ids": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+
+def test_api_bulk_revoke_refuses_json_nested_too_deep(client, team, admin_header):
+    """Python's parser gives up on deep nesting with a RecursionError: a 400, not a 500."""
+    response = client.post(
+        "/api/v2/organization/tokens/revoke/",
+        data=NESTED_TOO_DEEP,
+        content_type="application/json",
+        headers=admin_header,
+    )
+    assert response.status_code == 400 and "detail" in response.json
+    assert len(remaining()) == 5
+
+
+def test_sign_in_for_a_token_refuses_json_nested_too_deep(client):
+    """The same body without any credentials: the one JSON route anybody may call."""
+    response = client.post(
+        "/api/v2/api-token-auth/", data=NESTED_TOO_DEEP, content_type="application/json"
+    )
+    assert response.status_code == 400 and "detail" in response.json

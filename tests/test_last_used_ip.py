@@ -71,3 +71,15 @@ def test_the_search_finds_tokens_by_part_of_their_last_address(client, admin, me
     ).json
     expected = "from v6" if search.startswith("2001") else "from v4"
     assert [t["name"] for t in body["tokens"]] == [expected]
+
+
+@pytest.mark.parametrize("app_config", [{"TRUSTED_PROXY_COUNT": 1}])
+@pytest.mark.parametrize("forwarded", ['=HYPERLINK("http://x")', "unknown", "<b>1.2.3.4</b>"])
+def test_a_forwarded_value_that_is_not_an_address_is_not_recorded_as_one(
+    client, admin, member, forwarded
+):
+    """A proxy that passes a client's header on unchanged hands over any text: not an address."""
+    token, value = make_token(member)
+    _, admin_value = make_token(admin, "audit script")
+    use_token(client, value, PROXY, forwarded_for=forwarded)
+    assert listed_ip(client, admin_value, token.id) is None

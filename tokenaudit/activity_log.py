@@ -24,8 +24,16 @@ CSV_HEADER = [
 ]
 
 
+def _plain_number(raw: str | None, most_digits: int) -> int | None:
+    """ASCII digits only: str.isdigit() also passes `²` (which int() refuses, a 500) and other
+    scripts' digits (`٣` is 3, one filter under many addresses)."""
+    if raw and raw.isascii() and raw.isdigit() and len(raw) <= most_digits:
+        return int(raw)
+    return None
+
+
 def _user_id(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() and len(raw) < 19 else None
+    return _plain_number(raw, 18)
 
 
 @dataclass(frozen=True)
@@ -40,12 +48,12 @@ class ActivityFilters:
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> ActivityFilters:
         kind = (args.get("kind") or "").strip()[:40]
-        page = args.get("page") or ""
+        page = args.get("page")
         return cls(
             kind=kind,
             actor=_user_id(args.get("actor")),
             subject=_user_id(args.get("subject")),
-            page=max(1, int(page)) if page.isdigit() and len(page) < 10 else 1,
+            page=max(1, _plain_number(page, 9) or 1),
         )
 
     def to_args(self, **changes: object) -> dict[str, object]:

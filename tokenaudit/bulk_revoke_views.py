@@ -73,10 +73,15 @@ def read_signed_selection(signed: str) -> list[int] | None:
 
 
 def requested_ids(values: list[str]) -> list[int]:
-    """The `ids` fields as ids; 400 if any is not one."""
+    """The `ids` fields as ids; 400 if any is not one.
+
+    ASCII digits only, and no more of them than MAX_ID has: str.isdigit also says yes to `²`
+    (which int() refuses) and to other scripts' digits, and int() refuses over 4,300 digits.
+    """
     ids = []
     for value in values:
-        if not value.isdigit() or not 1 <= int(value) <= MAX_ID:
+        plain = value.isascii() and value.isdigit() and len(value) <= len(str(MAX_ID))
+        if not plain or not 1 <= int(value) <= MAX_ID:
             abort(400, f"“{value[:20]}” is not a token id. Nothing was revoked.")
         ids.append(int(value))
     return ids

@@ -9,6 +9,7 @@ attached to the session without another query.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from dataclasses import dataclass
 
 from sqlalchemy import Row, bindparam, or_, select, text, update
@@ -139,6 +140,15 @@ def check_authorization_header(
     return TokenCheck(token_from_row(row, **usage))
 
 
+def _address_or_none(client_ip: str | None) -> str | None:
+    """The client address if it is one: behind a proxy that passes a client's X-Forwarded-For
+    on unchanged, ProxyFix hands over whatever text the client sent."""
+    try:
+        return str(ipaddress.ip_address(client_ip or ""))[:MAX_RECORDED_IP]
+    except ValueError:
+        return None
+
+
 def _record_use(
     token_id: int, method: str, path: str, client_ip: str | None
 ) -> dict[str, object] | None:
@@ -155,7 +165,7 @@ def _record_use(
         "last_used_at": utcnow(),
         "last_used_method": method,
         "last_used_path": path[:MAX_RECORDED_PATH],
-        "last_used_ip": client_ip[:MAX_RECORDED_IP] if client_ip else None,
+        "last_used_ip": _address_or_none(client_ip),
     }
     # Core on the session's connection: an ORM-enabled UPDATE also looked for the row among
     # the session's objects to update them (there are none yet).

@@ -171,7 +171,9 @@ def organization_tokens():
     """Every token of the organization: the audit page's search, sort and pages."""
     _require_superuser()
     raw_page = request.args.get("page") or "1"  # empty means the first, as in DRF
-    if not (raw_page.isascii() and raw_page.isdigit() and int(raw_page) >= 1):
+    # A bound on its digits too: int() refuses more than 4,300 (a 500); none are a real page.
+    plain = raw_page.isascii() and raw_page.isdigit() and len(raw_page) <= 100
+    if not (plain and int(raw_page) >= 1):
         # page=0 or -1 is not read as page 1: a client counting from 0 would get it twice.
         abort(404, "Invalid page: pages are numbered from 1.")
     params = TokenListParams.from_args(request.args)
