@@ -219,3 +219,17 @@ def serious_accessibility_violations(page) -> list[str]:
         for v in results["violations"]
         if v["impact"] in ("serious", "critical")
     ]
+
+
+def row_names(page) -> list[str]:
+    """The audit table's token names, top to bottom."""
+    return page.locator("#token-table tbody tr td.token-name").all_inner_texts()
+
+
+def mark_document(page) -> None:
+    """Tag the current document; a full page load would lose the tag."""
+    page.evaluate("window.__sameDocument = true")
+
+
+def same_document(page) -> bool:
+    return page.evaluate("window.__sameDocument === true")

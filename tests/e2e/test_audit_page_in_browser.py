@@ -5,20 +5,14 @@ import re
 from conftest import text_part
 from playwright.sync_api import expect
 
-from .conftest import api_status, sign_in, sign_in_over_http
-
-
-def row_names(page) -> list[str]:
-    return page.locator("#token-table tbody tr td.token-name").all_inner_texts()
-
-
-def mark_document(page) -> None:
-    """Tag the current document; a full page load would lose the tag."""
-    page.evaluate("window.__sameDocument = true")
-
-
-def same_document(page) -> bool:
-    return page.evaluate("window.__sameDocument === true")
+from .conftest import (
+    api_status,
+    mark_document,
+    row_names,
+    same_document,
+    sign_in,
+    sign_in_over_http,
+)
 
 
 def test_search_narrows_the_table_in_place_and_back_restores_the_search(new_page, world):

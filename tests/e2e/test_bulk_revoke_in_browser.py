@@ -9,19 +9,14 @@ import urllib.request
 from conftest import PASSWORD, text_part
 from playwright.sync_api import expect
 
-from .conftest import api_status, sign_in, sign_in_over_http
-
-
-def row_names(page) -> list[str]:
-    return page.locator("#token-table tbody tr td.token-name").all_inner_texts()
-
-
-def mark_document(page) -> None:
-    page.evaluate("window.__sameDocument = true")
-
-
-def same_document(page) -> bool:
-    return page.evaluate("window.__sameDocument === true")
+from .conftest import (
+    api_status,
+    mark_document,
+    row_names,
+    same_document,
+    sign_in,
+    sign_in_over_http,
+)
 
 
 def create_token_over_api(live, email: str, name: str) -> str:

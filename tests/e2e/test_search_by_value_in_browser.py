@@ -5,11 +5,7 @@ import re
 
 from playwright.sync_api import expect
 
-from .conftest import sign_in
-
-
-def row_names(page) -> list[str]:
-    return page.locator("#token-table tbody tr td.token-name").all_inner_texts()
+from .conftest import row_names, sign_in
 
 
 def record_urls(page) -> list[str]:

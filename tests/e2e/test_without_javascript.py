@@ -9,6 +9,7 @@ from .conftest import (
     PASSWORD,
     api_status,
     forget_password_confirmation,
+    row_names,
     sign_in,
     sign_in_over_http,
 )
@@ -17,10 +18,6 @@ from .conftest import (
 @pytest.fixture
 def page(new_page):
     return new_page(java_script_enabled=False)
-
-
-def row_names(page) -> list[str]:
-    return page.locator("#token-table tbody tr td.token-name").all_inner_texts()
 
 
 def test_superuser_searches_sorts_and_revokes_without_javascript(page, world, live):
