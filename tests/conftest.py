@@ -330,6 +330,12 @@ def count_queries():
     return statements, lambda: event.remove(db.engine, "before_cursor_execute", listener)
 
 
+def bad_checksum(value: str) -> str:
+    """The value with its last character changed, so its checksum no longer matches (changed to
+    a character it is not: appending a fixed "x" left a value ending in "x" valid, 1 run in 62)."""
+    return value[:-1] + ("A" if value[-1] != "A" else "B")
+
+
 def wrong_secret(value: str) -> str:
     """A well-formed value with a valid checksum and the token's real prefix, but not its value."""
     body = value[:12] + generate_token().value[12:44]

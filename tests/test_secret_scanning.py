@@ -13,6 +13,7 @@ import string
 import pytest
 from conftest import (
     auth_header,
+    bad_checksum,
     count_queries,
     database_snapshot,
     every_stored_value,
@@ -127,10 +128,6 @@ def api_status(client, value: str) -> int:
 def leaked(member):
     """Bob's token whose value was pushed to a public repository."""
     return make_token(member, "Deploy bot")
-
-
-def bad_checksum(value: str) -> str:
-    return value[:-1] + ("A" if value[-1] != "A" else "B")
 
 
 # --- A live token reported ------------------------------------------------------------------
