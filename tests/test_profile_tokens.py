@@ -5,9 +5,9 @@ import time
 
 from conftest import PASSWORD, auth_header, make_token, make_user
 
-from tokenaudit.access import REAUTH_SESSION_KEY
 from tokenaudit.extensions import db
 from tokenaudit.models import Activity, ApiToken
+from tokenaudit.web.access import REAUTH_SESSION_KEY
 
 VALUE_PATTERN = 'id="new-token-value"'
 

@@ -5,7 +5,7 @@ from conftest import make_token, text_part
 
 from tokenaudit.extensions import db
 from tokenaudit.models import Activity
-from tokenaudit.text_direction import isolate
+from tokenaudit.text import isolate
 
 RLO = "\u202e"
 

@@ -8,7 +8,7 @@ from conftest import make_token, make_user
 from tokenaudit import token_listing
 from tokenaudit.extensions import db
 from tokenaudit.models import ApiToken, utcnow
-from tokenaudit.token_listing import PAGE_SIZE, SORT_COLUMNS, TokenListParams, find_org_tokens
+from tokenaudit.token_listing import PAGE_SIZE, SORT_COLUMNS, TokenListParams, search_org_tokens
 
 USAGES = [(None, None), ("GET", "/api/v2/me/"), ("DELETE", "/api/v2/tokens/3/")]
 
@@ -69,10 +69,10 @@ def expected(tokens, sort, direction, q=""):
 
 
 def every_page(organization_id, sort, direction, q=""):
-    first = find_org_tokens(organization_id, TokenListParams(q, sort, direction, 1))
+    first = search_org_tokens(organization_id, TokenListParams(q, sort, direction, 1))
     prefixes = []
     for page in range(1, first.pages + 1):
-        result = find_org_tokens(organization_id, TokenListParams(q, sort, direction, page))
+        result = search_org_tokens(organization_id, TokenListParams(q, sort, direction, page))
         assert len(result.tokens) == min(PAGE_SIZE, result.total - (page - 1) * PAGE_SIZE)
         prefixes += [token.prefix for token in result.tokens]
     return first.total, prefixes
@@ -94,5 +94,5 @@ def test_pages_join_up_into_the_full_order(monkeypatch, org, many_tokens, q, few
 def test_search_treats_like_wildcards_as_text(org, admin, q):
     wanted, _ = make_token(admin, f"job {q} end")
     make_token(admin, "job 100 e-f xy CIxCD end")
-    result = find_org_tokens(org.id, TokenListParams(q, "name", "asc", 1))
+    result = search_org_tokens(org.id, TokenListParams(q, "name", "asc", 1))
     assert [token.prefix for token in result.tokens] == [wanted.prefix]

@@ -15,8 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from .extensions import db, limiter
 from .models import KnownSignInAddress, User, utcnow
-from .request_log import logfmt, mask_token_values
-from .text import has_unstorable_characters
+from .text import has_unstorable_characters, logfmt
+from .tokens import mask_token_values
 
 # Every refused sign-in, with its reason; never the password, nor an unknown email (it may be
 # a password typed into the wrong field).

@@ -14,7 +14,7 @@ from .extensions import db
 from .external_links import external_url
 from .models import ApiToken, Organization, User, utcnow
 from .outbox import queue_email
-from .text_direction import isolate
+from .text import isolate
 from .token_lifetime import LifetimeRefused, lock_organization, parse_days
 
 

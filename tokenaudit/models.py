@@ -29,6 +29,10 @@ from .clock import utcnow
 from .extensions import db
 from .text import NATURAL_KEY_LENGTH, natural_sort_key, searchable_text
 
+# The largest id an integer primary key holds (PostgreSQL's INTEGER): larger ids in a URL or a
+# request body are "no such row", never a database overflow.
+MAX_ID = 2**31 - 1
+
 
 class UTCDateTime(TypeDecorator):
     """Stores aware datetimes as UTC; SQLite hands back naive ones, so tzinfo is re-attached."""

@@ -9,8 +9,7 @@ from sqlalchemy import select, update
 from .activities import record_activity
 from .extensions import db
 from .models import ApiToken, User, token_search_text
-from .text import has_unstorable_characters, has_visible_characters
-from .text_direction import isolate
+from .text import has_unstorable_characters, has_visible_characters, isolate
 from .token_lifetime import LifetimeRefused, check_expiry, expiry_in_days, lock_organization
 from .tokens import generate_token
 

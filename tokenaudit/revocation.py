@@ -19,7 +19,7 @@ from .extensions import db
 from .external_links import external_url
 from .models import ApiToken, OutboxEmail, User, token_count_change, utcnow
 from .outbox import deliver, queue_email
-from .text_direction import isolate
+from .text import isolate
 from .token_lifetime import lock_organization
 
 

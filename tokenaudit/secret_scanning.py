@@ -16,10 +16,9 @@ from sqlalchemy.orm import joinedload
 
 from .extensions import db
 from .models import ApiToken
-from .request_log import mask_token_values
 from .revocation import Revocation, TokenAlreadyRevoked, revoke_token
 from .text import has_unstorable_characters
-from .tokens import digest, parse_token
+from .tokens import digest, mask_token_values, parse_token
 
 log = logging.getLogger(__name__)
 

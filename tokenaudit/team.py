@@ -8,7 +8,7 @@ from .activities import record_activity
 from .extensions import db
 from .models import ApiToken, Organization, User
 from .sessions import end_all_sessions
-from .text_direction import isolate
+from .text import isolate
 
 PERMISSION_LABELS = {
     "is_superuser": "Organization Superuser",

@@ -1,5 +1,7 @@
-"""Checks on text from clients, in one place."""
+"""Text from clients and text about them, in one place: checks on names and searches, keeping
+names from reordering the sentences they are put into, and the one log line format."""
 
+import json
 import re
 import unicodedata
 
@@ -74,3 +76,39 @@ def natural_sort_key(name: str) -> str:
         return f"{len(digits):03d}{digits}"
 
     return _DIGIT_RUN.sub(by_value, name.casefold())
+
+
+# --- Names inside sentences --------------------------------------------------------------
+# A name holding a right-to-left override (U+202E) or right-to-left letters can visually reorder
+# the rest of a sentence it is put into ("revoked by ..." could read as something else). In HTML a
+# <bdi> around the name prevents that; in plain text (activity messages, status messages, the
+# text email) the Unicode isolate marks FSI ... PDI do the same.
+
+FIRST_STRONG_ISOLATE = "\u2068"
+POP_DIRECTIONAL_ISOLATE = "\u2069"
+# Right-to-left letters, and the embedding, override and isolate controls.
+_DIRECTIONAL = {"R", "AL", "LRE", "LRO", "RLE", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"}
+
+
+def isolate(name: str) -> str:
+    """The name in an isolate when it could reorder surrounding text; plain names unchanged."""
+    if any(unicodedata.bidirectional(char) in _DIRECTIONAL for char in name):
+        return FIRST_STRONG_ISOLATE + name + POP_DIRECTIONAL_ISOLATE
+    return name
+
+
+# --- Log lines ---------------------------------------------------------------------------
+
+# Values that need no quoting in a log line.
+PLAIN_VALUE = re.compile(r"[\w./:@%+-]*")
+
+
+def logfmt(fields: dict[str, object]) -> str:
+    """`key=value` pairs; values with spaces, quotes or control characters are JSON-quoted."""
+    parts = []
+    for key, value in fields.items():
+        if value is None:
+            continue
+        text = str(value)
+        parts.append(f"{key}={text if PLAIN_VALUE.fullmatch(text) else json.dumps(text)}")
+    return " ".join(parts)

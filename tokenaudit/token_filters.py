@@ -18,9 +18,8 @@ from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from .extensions import db
-from .models import ApiToken, User, utcnow
+from .models import MAX_ID, ApiToken, User, utcnow
 from .reminders import REMINDER_LEAD
-from .routing import MAX_ID
 
 DEFAULT_UNUSED_DAYS = 90
 # "Expiring": within the week in which its owner is reminded (reminders.py).

@@ -279,7 +279,7 @@ def matching_tokens(organization_id: int, params: TokenListParams) -> Select:
     return _page_query(organization_id, params, params.direction, few_ids)
 
 
-def find_org_tokens(
+def search_org_tokens(
     organization_id: int, params: TokenListParams, by_value: list[int] | None = None
 ) -> TokenPage:
     """One page of the organization's tokens matching the search, in the requested order.

@@ -103,3 +103,10 @@ def whole_token_in(text: str) -> str | None:
         if parse_token(match.group(0)) is not None:
             return match.group(0)
     return None
+
+
+def mask_token_values(text: str) -> str:
+    """Replace anything that looks like a whole token value by its public prefix."""
+    return TOKEN_PATTERN.sub(
+        lambda match: match.group(0)[:DISPLAY_PREFIX_LENGTH] + "…[masked]", text
+    )

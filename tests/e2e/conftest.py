@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import CSRF_PATTERN, PASSWORD, make_org, make_token, make_user
 
-from tokenaudit.access import REAUTH_SESSION_KEY
 from tokenaudit.extensions import db
 from tokenaudit.models import User
+from tokenaudit.web.access import REAUTH_SESSION_KEY
 
 from .live_server import LiveServer
 

@@ -1,11 +1,10 @@
 from flask import abort, g, jsonify, request
 from sqlalchemy import select
 
-from ..access import get_org_token_or_404, get_own_token_or_404
 from ..accounts import authenticate_user, log_auth_failure, sign_in_budget, sign_in_succeeded
 from ..bulk_revocation import revoke_tokens
 from ..extensions import db
-from ..models import ApiToken, User, utcnow
+from ..models import MAX_ID, ApiToken, User, utcnow
 from ..personal_tokens import (
     InvalidTokenName,
     TokenAlreadyRotated,
@@ -14,10 +13,10 @@ from ..personal_tokens import (
     rotate_personal_token,
 )
 from ..revocation import TokenAlreadyRevoked, revoke_token
-from ..routing import MAX_ID
 from ..token_filters import TokenFilters
 from ..token_lifetime import LifetimeRefused, expiry_in_days, means_never, parse_days
-from ..token_listing import TokenListParams, find_org_tokens
+from ..token_listing import TokenListParams, search_org_tokens
+from ..web.access import get_org_token_or_404, get_own_token_or_404
 from . import bp
 
 
@@ -177,7 +176,7 @@ def organization_tokens():
         # page=0 or -1 is not read as page 1: a client counting from 0 would get it twice.
         abort(404, "Invalid page: pages are numbered from 1.")
     params = TokenListParams.from_args(request.args)
-    result = find_org_tokens(g.api_user.organization_id, params)
+    result = search_org_tokens(g.api_user.organization_id, params)
     if result.page != params.page:  # the page shows the last page instead; a client must know
         abort(404, f"Invalid page: there are {result.pages} pages.")
     return jsonify(

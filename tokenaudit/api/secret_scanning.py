@@ -7,7 +7,6 @@ from flask import abort, current_app, jsonify, request
 from ..accounts import log_auth_failure
 from ..extensions import limiter
 from ..outbox import deliver_after_response
-from ..request_log import mask_token_values
 from ..secret_scanning import MalformedReport, act_on_report, parse_report
 from ..secret_scanning_keys import (
     KEY_ID_HEADER,
@@ -16,6 +15,7 @@ from ..secret_scanning_keys import (
     signature_problem,
     trusted_keys,
 )
+from ..tokens import mask_token_values
 from . import bp
 
 log = logging.getLogger(__name__)

@@ -3,20 +3,20 @@ from dataclasses import replace
 from flask import make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from ..access import find_org_token, superuser_required
-from ..bulk_revoke_views import (
+from ..token_export import csv_response
+from ..token_filters import STATUS_LABELS
+from ..token_listing import TokenListParams, find_token_by_value, matching_tokens, search_org_tokens
+from ..tokens import parse_token
+from ..web.access import org_token_by_id, superuser_required
+from ..web.htmx import vary_on_htmx, wants_fragment
+from ..web.revoke_views import perform_revoke, render_revoke_confirmation
+from . import bp
+from .bulk_revoke import (
     perform_bulk_revoke,
     render_bulk_confirmation,
     requested_ids,
     select_tokens,
 )
-from ..htmx import vary_on_htmx, wants_fragment
-from ..revoke_views import perform_revoke, render_revoke_confirmation
-from ..token_export import csv_response
-from ..token_filters import STATUS_LABELS
-from ..token_listing import TokenListParams, find_org_tokens, find_token_by_value, matching_tokens
-from ..tokens import parse_token
-from . import bp
 
 # What a whole value pasted without JavaScript found by its digest, carried over the 303 to its
 # prefix's URL (which holds no value): [prefix, ids]. Shown once; a reload searches the prefix.
@@ -40,7 +40,7 @@ def tokens():
         carried_prefix, ids = session.pop(VALUE_SEARCH_KEY)
         if carried_prefix == params.q:
             by_value = ids
-    result = find_org_tokens(current_user.organization_id, params, by_value)
+    result = search_org_tokens(current_user.organization_id, params, by_value)
     if prefix is not None:
         result = replace(result, params=replace(result.params, q=prefix))
     fragment = wants_fragment()
@@ -91,7 +91,7 @@ def bulk_revoke():
 def confirm_revoke(token_id: int):
     """Confirm revoking a token: shows its prefix and owner."""
     return render_revoke_confirmation(
-        find_org_token(token_id, current_user),
+        org_token_by_id(token_id, current_user),
         action_url=url_for("audit.revoke", token_id=token_id, **_list_args()),
         cancel_url=url_for("audit.tokens", **_list_args()),
     )
@@ -101,5 +101,5 @@ def confirm_revoke(token_id: int):
 @superuser_required
 def revoke(token_id: int):
     """Revoke any token of the organization."""
-    token = find_org_token(token_id, current_user)
+    token = org_token_by_id(token_id, current_user)
     return perform_revoke(token, done_url=url_for("audit.tokens", **_list_args()))

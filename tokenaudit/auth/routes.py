@@ -1,7 +1,6 @@
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..access import is_safe_next, note_password_entered
 from ..accounts import (
     authenticate_user,
     check_password,
@@ -10,9 +9,10 @@ from ..accounts import (
     sign_in_succeeded,
 )
 from ..extensions import db
-from ..forms import EmptyForm
 from ..models import utcnow
 from ..sessions import end_other_sessions, end_session, live_sessions, start_session
+from ..web.access import is_safe_next, note_password_entered
+from ..web.forms import EmptyForm
 from . import bp
 from .forms import LoginForm, ReauthForm
 

@@ -10,7 +10,6 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from ..access import get_org_member_or_404, superuser_required
 from ..activities import recent_activities
 from ..activity_log import (
     CSV_HEADER,
@@ -26,6 +25,7 @@ from ..lifetime_policy import change_lifetime_policy, parse_policy
 from ..models import ApiToken
 from ..team import PermissionChangeRefused, change_permissions, home_card_counts, team_members
 from ..token_lifetime import LifetimeRefused
+from ..web.access import get_org_member_or_404, superuser_required
 from . import bp
 from .forms import LifetimePolicyForm, MemberForm
 

@@ -2,19 +2,19 @@ from flask import abort, make_response, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..access import (
-    find_own_token,
+from ..extensions import db
+from ..models import ApiToken
+from ..personal_tokens import TokenAlreadyRotated, create_personal_token, rotate_personal_token
+from ..token_lifetime import LifetimeRefused, default_lifetime_days
+from ..web.access import (
     get_own_token_or_404,
+    own_token_by_id,
     recent_password_required,
     token_permission_required,
 )
-from ..extensions import db
-from ..forms import EmptyForm
-from ..htmx import vary_on_htmx, wants_fragment
-from ..models import ApiToken
-from ..personal_tokens import TokenAlreadyRotated, create_personal_token, rotate_personal_token
-from ..revoke_views import perform_revoke, render_revoke_confirmation
-from ..token_lifetime import LifetimeRefused, default_lifetime_days
+from ..web.forms import EmptyForm
+from ..web.htmx import vary_on_htmx, wants_fragment
+from ..web.revoke_views import perform_revoke, render_revoke_confirmation
 from . import bp
 from .forms import TokenForm
 
@@ -103,8 +103,8 @@ def rotate_token(token_id: int):
 def confirm_revoke(token_id: int):
     """Confirm revoking one of your own tokens."""
     return render_revoke_confirmation(
-        find_own_token(token_id, current_user),
-        action_url=url_for("profile.revoke_token", token_id=token_id),
+        own_token_by_id(token_id, current_user),
+        action_url=url_for("profile.revoke_own_token", token_id=token_id),
         cancel_url=url_for("profile.tokens"),
     )
 
@@ -112,7 +112,7 @@ def confirm_revoke(token_id: int):
 @bp.post("/tokens/<id:token_id>/revoke")
 @token_permission_required
 @recent_password_required
-def revoke_token(token_id: int):
+def revoke_own_token(token_id: int):
     """Revoke one of your own tokens."""
-    token = find_own_token(token_id, current_user)
+    token = own_token_by_id(token_id, current_user)
     return perform_revoke(token, done_url=url_for("profile.tokens"))

@@ -16,14 +16,13 @@ from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from .bulk_revocation import BulkRevocation, revoke_tokens
-from .extensions import db
-from .forms import EmptyForm
-from .htmx import vary_on_htmx, wants_fragment
-from .models import ApiToken, User
-from .revoke_views import revoke_answer
-from .routing import MAX_ID
-from .token_listing import TokenListParams, matching_tokens
+from ..bulk_revocation import BulkRevocation, revoke_tokens
+from ..extensions import db
+from ..models import MAX_ID, ApiToken, User
+from ..token_listing import TokenListParams, matching_tokens
+from ..web.forms import EmptyForm
+from ..web.htmx import vary_on_htmx, wants_fragment
+from ..web.revoke_views import revoke_answer
 
 # A confirmation left open longer than this is asked again: the set may have changed a lot.
 CONFIRMATION_SECONDS = 3600

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Response, flash, make_response, redirect, render_template
 from flask_login import current_user
 
+from ..models import ApiToken
+from ..revocation import Revocation, TokenAlreadyRevoked, revoke_token
+from ..text import isolate
 from .forms import EmptyForm
 from .htmx import to_status_area, vary_on_htmx, wants_fragment
-from .models import ApiToken
-from .revocation import Revocation, TokenAlreadyRevoked, revoke_token
-from .text_direction import isolate
 
 TOKENS_CHANGED_EVENT = "tokens-changed"
 ALREADY_REVOKED = "That token no longer exists: it has already been revoked. Nothing was changed."

@@ -1,14 +1,16 @@
 """Small helpers for answering htmx requests."""
 
-from flask import Response, request
+from flask import Response, redirect, request
+
+
+def is_htmx_request() -> bool:
+    """Whether htmx sent this request (rather than the browser loading a page)."""
+    return request.headers.get("HX-Request") == "true"
 
 
 def wants_fragment() -> bool:
     """An htmx swap asks for a fragment; a history restore after a cache miss needs the page."""
-    return (
-        request.headers.get("HX-Request") == "true"
-        and request.headers.get("HX-History-Restore-Request") != "true"
-    )
+    return is_htmx_request() and request.headers.get("HX-History-Restore-Request") != "true"
 
 
 def vary_on_htmx(response: Response) -> Response:
@@ -32,3 +34,9 @@ def redirect_window(url: str, message: str, status: int = 401) -> Response:
     response = Response(message, status=status, mimetype="text/plain")
     response.headers["HX-Redirect"] = url
     return response
+
+
+def redirect_window_or_page(url: str, message: str) -> Response:
+    """Send the user to `url`: the whole window for htmx (never that page inside a table), a
+    plain redirect for a page load."""
+    return redirect_window(url, message) if is_htmx_request() else redirect(url)

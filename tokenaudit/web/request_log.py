@@ -7,39 +7,20 @@ string (queries can hold secrets), and anything shaped like a token value is mas
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
 
 from flask import Flask, Response, g, request
 
-from .tokens import DISPLAY_PREFIX_LENGTH, TOKEN_PATTERN
+from ..text import logfmt
+from ..tokens import mask_token_values
 
 log = logging.getLogger("tokenaudit.requests")
 
-PLAIN_VALUE = re.compile(r"[\w./:@%+-]*")
 # A query string in a request line Werkzeug could not parse: it may hold spaces and quotes, so
 # everything after the "?" goes.
 QUERY_STRING = re.compile(r"\?.*", re.DOTALL)
-
-
-def mask_token_values(text: str) -> str:
-    """Replace anything that looks like a whole token value by its public prefix."""
-    return TOKEN_PATTERN.sub(
-        lambda match: match.group(0)[:DISPLAY_PREFIX_LENGTH] + "…[masked]", text
-    )
-
-
-def logfmt(fields: dict[str, object]) -> str:
-    """`key=value` pairs; values with spaces, quotes or control characters are JSON-quoted."""
-    parts = []
-    for key, value in fields.items():
-        if value is None:
-            continue
-        text = str(value)
-        parts.append(f"{key}={text if PLAIN_VALUE.fullmatch(text) else json.dumps(text)}")
-    return " ".join(parts)
 
 
 def signed_in_user_id() -> int | None:

@@ -39,7 +39,7 @@ def error_response(error: HTTPException) -> Response:
     code = error.code or 500
     # Only sign-ins and secret-scanning reports are rate limited: both are unauthenticated.
     if code == 429:
-        from .accounts import log_auth_failure
+        from ..accounts import log_auth_failure
 
         log_auth_failure(f"too many attempts ({error.description})")
     message = _message(error)

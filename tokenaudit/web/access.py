@@ -7,13 +7,13 @@ from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, redirect, request, session, url_for
+from flask import abort, current_app, request, session, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .extensions import db
-from .htmx import redirect_window
-from .models import ApiToken, User
+from ..extensions import db
+from ..models import ApiToken, User
+from .htmx import redirect_window_or_page
 
 REAUTH_SESSION_KEY = "password_entered_at"
 
@@ -80,9 +80,7 @@ def recent_password_required(view: Callable) -> Callable:
     def wrapped(*args, **kwargs):
         if not recently_authenticated():
             reauth_url = url_for("auth.reauthenticate", next=request.full_path.rstrip("?"))
-            if request.headers.get("HX-Request") == "true":
-                return redirect_window(reauth_url, "Please enter your password again.")
-            return redirect(reauth_url)
+            return redirect_window_or_page(reauth_url, "Please enter your password again.")
         return view(*args, **kwargs)
 
     return wrapped
@@ -91,7 +89,7 @@ def recent_password_required(view: Callable) -> Callable:
 TOKEN_GONE = "That token does not exist: it may have been revoked already."
 
 
-def find_org_token(token_id: int, viewer: User) -> ApiToken | None:
+def org_token_by_id(token_id: int, viewer: User) -> ApiToken | None:
     """A token of the viewer's organization; another organization's is as good as missing."""
     return db.session.scalar(
         select(ApiToken).where(
@@ -100,7 +98,7 @@ def find_org_token(token_id: int, viewer: User) -> ApiToken | None:
     )
 
 
-def find_own_token(token_id: int, owner: User) -> ApiToken | None:
+def own_token_by_id(token_id: int, owner: User) -> ApiToken | None:
     """One of the owner's own tokens; anyone else's is as good as missing."""
     return db.session.scalar(
         select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == owner.id)
@@ -108,16 +106,16 @@ def find_own_token(token_id: int, owner: User) -> ApiToken | None:
 
 
 def get_org_token_or_404(token_id: int, viewer: User) -> ApiToken:
-    """find_org_token, or 404."""
-    token = find_org_token(token_id, viewer)
+    """org_token_by_id, or 404."""
+    token = org_token_by_id(token_id, viewer)
     if token is None:
         abort(404, TOKEN_GONE)
     return token
 
 
 def get_own_token_or_404(token_id: int, owner: User) -> ApiToken:
-    """find_own_token, or 404."""
-    token = find_own_token(token_id, owner)
+    """own_token_by_id, or 404."""
+    token = own_token_by_id(token_id, owner)
     if token is None:
         abort(404, TOKEN_GONE)
     return token
