@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import time
 from pathlib import Path
 
 from . import rate_limit_storage
@@ -9,13 +10,31 @@ from .external_links import check_external_url
 
 
 def _instance_secret_key(instance_path: Path) -> str:
-    """Return the development secret key, generating it once into instance/."""
+    """Return the development secret key, generating it once into instance/.
+
+    Created with O_EXCL and mode 0600: never readable by others, not even for a moment, and of
+    several workers starting together only one writes it; the others read what it wrote.
+    """
     key_file = instance_path / "secret_key"
-    if not key_file.exists():
-        instance_path.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(secrets.token_hex(32))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(key_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return _read_secret_key(key_file)
+    key = secrets.token_hex(32)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key)
+    return key
+
+
+def _read_secret_key(key_file: Path) -> str:
+    """The key another process wrote, waiting a moment if it has created the file but not yet
+    written it."""
+    for _ in range(100):
+        if key := key_file.read_text().strip():
+            return key
+        time.sleep(0.01)
+    raise RuntimeError(f"{key_file} is empty: delete it to generate a new one, or set SECRET_KEY")
 
 
 def _env_bool(name: str, default: bool = False) -> bool:
