@@ -21,7 +21,7 @@ graceful_timeout = 30
 keepalive = 5
 
 # Not preloaded: each worker builds the app after the fork, so it opens its own database
-# connections and starts its own outbox retry thread (threads do not survive a fork).
+# connections. (Pending mail is sent by one process beside gunicorn: `flask send-mail --watch`.)
 preload_app = False
 
 # The access log: client, method, path *without the query string* (%(U)s; queries can hold

@@ -9,6 +9,7 @@ import shutil
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -361,18 +362,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def smtp_server(app: Flask):
-    """An aiosmtpd server on 127.0.0.1 that the app sends its mail to."""
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+@contextmanager
+def serve_mail(app: Flask, mailbox: Mailbox, **options) -> Iterator[Mailbox]:
+    """An aiosmtpd server on 127.0.0.1 (`options`: aiosmtpd's, e.g. ssl_context) that the app
+    sends its mail to, into `mailbox`."""
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(), **options)
     controller.start()
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port)
     from tokenaudit.extensions import mail
 
     mail.init_app(app)
-    yield mailbox
-    controller.stop()
+    try:
+        yield mailbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_server(app: Flask):
+    """An aiosmtpd server on 127.0.0.1 that the app sends its mail to."""
+    with serve_mail(app, Mailbox()) as mailbox:
+        yield mailbox
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
-"""Real servers for tests: gunicorn serving the app, and redis-server, on 127.0.0.1 only."""
+"""Real servers for tests: gunicorn serving the app, redis-server, on 127.0.0.1 only; the mail
+sender process."""
 
 from __future__ import annotations
 
 import http.client
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -126,3 +128,59 @@ class RedisServer:
         if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
+
+
+class MailSender:
+    """`flask --app wsgi send-mail --watch`, the app's one mail sender, as deployed: its own
+    process on the test app's database and SMTP server."""
+
+    READY = "Sending mail every"
+
+    def __init__(self, app, log_dir: Path, interval: float = 0.1) -> None:
+        self.log_path = log_dir / f"send-mail-{free_port()}.log"
+        environment = {
+            **os.environ,
+            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+            "MAIL_SERVER": app.config["MAIL_SERVER"] or "",
+            "MAIL_PORT": str(app.config["MAIL_PORT"]),
+            "MAIL_RETRY_BACKOFF": str(app.config["MAIL_RETRY_BACKOFF"]),
+            "EXTERNAL_URL": app.config["EXTERNAL_URL"],
+            "SECRET_KEY": "test secret key",
+        }
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "send-mail", "--watch"]
+            + ["--interval", str(interval)],
+            cwd=PROJECT_ROOT,
+            env=environment,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_until_ready(self, timeout: float = 30) -> None:
+        """Wait for its first line: from then on it has SIGTERM and SIGINT in hand."""
+        deadline = time.monotonic() + timeout
+        while self.READY not in self.log():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the mail sender did not start:\n{self.log()}")
+            time.sleep(0.05)
+
+    def log(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, signal_number: int = signal.SIGTERM, timeout: float = 10) -> int | None:
+        """Send the signal and wait for the exit; its status (None if it had to be killed)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal_number)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                self._log.close()
+                return None
+        self._log.close()
+        return self.process.returncode

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from conftest import html_part, make_token, make_user, run_at_the_same_moment, text_part
+from servers import MailSender
 
 from tokenaudit.extensions import db
 from tokenaudit.models import ApiToken, utcnow
-from tokenaudit.outbox_retry import OutboxRetrier
 from tokenaudit.reminders import send_due_mail
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -117,16 +117,17 @@ def test_two_send_mail_processes_at_the_same_moment_send_each_reminder_once(
     assert len(sent) == len(tokens) and set(sent.values()) == {1}
 
 
-def test_the_mail_retry_thread_sends_reminders(app, member, smtp_server):
-    expiring_token(member, 1)
+def test_the_mail_sender_sends_reminders(app, member, smtp_server, tmp_path):
+    prefix = expiring_token(member, 1).prefix
     db.session.rollback()
-    retrier = OutboxRetrier(app, interval=0.05)
-    retrier.start()
+    sender = MailSender(app, tmp_path)
     try:
+        sender.wait_until_ready()
         deadline = time.monotonic() + 10
         while not smtp_server.messages and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(0.3)  # several more rounds of the thread: nothing is sent twice
+        time.sleep(0.3)  # several more rounds of the sender: nothing is sent twice
     finally:
-        retrier.stop()
-    assert len(smtp_server.messages) == 1
+        assert sender.stop() == 0, sender.log()
+    [subject] = subjects(smtp_server)
+    assert subject.startswith(f"Your API token {prefix} expires on ")

@@ -53,7 +53,6 @@ def test_the_same_report_sent_at_once_revokes_each_token_once(served_database_ur
             "DATABASE_URL": served_database_url,
             "SECRET_SCANNING_KEYS_FILE": str(keys_file),
             "MAIL_SERVER": None,
-            "MAIL_RETRY_INTERVAL": "0",
         },
         tmp_path,
         workers=2,

@@ -49,10 +49,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .cli import register_cli
 
     register_cli(app)
-
-    from .outbox_retry import register_outbox_retry
-
-    register_outbox_retry(app)
     return app
 
 

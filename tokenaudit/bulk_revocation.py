@@ -5,7 +5,7 @@ the database's write lock for long (SQLite has one for the whole file: an API re
 its token's use waits for it) and a crash part-way leaves every finished batch revoked and
 recorded. The owners' emails are queued once every batch is done, each listing all of that
 owner's revoked tokens; as many as fit in EMAIL_SECONDS are sent at once, the rest by the outbox
-(outbox_retry.py, `flask send-mail`) within MAIL_RETRY_INTERVAL.
+(`flask send-mail --watch`) within its --interval.
 """
 
 from __future__ import annotations

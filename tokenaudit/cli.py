@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import signal
+
 import click
 from email_validator import EmailNotValidError, validate_email
 from flask import Flask
@@ -11,6 +14,9 @@ from .accounts import find_user_by_email, hash_password, normalize_email, passwo
 from .extensions import db
 from .models import Organization, User
 from .reminders import send_due_mail
+
+log = logging.getLogger(__name__)
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 def _find_org(name: str) -> Organization | None:
@@ -106,12 +112,52 @@ def seed_demo(users: int, tokens_per_user: int, if_empty: bool) -> None:
 
 @click.command("send-mail")
 @click.option("--all", "ignore_schedule", is_flag=True, help="Retry now, ignoring the back-off.")
-def send_mail(ignore_schedule: bool) -> None:
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Keep sending: the app's one mail sender, until SIGTERM or SIGINT (Ctrl-C).",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10,
+    show_default=True,
+    help="With --watch: seconds between rounds.",
+)
+def send_mail(ignore_schedule: bool, watch: bool, interval: float) -> None:
     """Queue due expiry reminders, then deliver pending emails from the outbox."""
+    if watch:
+        watch_outbox(interval)
+        return
     sent, pending = send_due_mail(ignore_schedule=ignore_schedule)
     click.echo(f"Sent {sent} email(s); {pending} still pending.")
     if pending:
         raise SystemExit(1)
+
+
+def watch_outbox(interval: float) -> None:
+    """Send what is due every `interval` seconds until SIGTERM or SIGINT, then return.
+
+    The two signals are blocked and waited for rather than handled, so that one never cuts an
+    email off half-way to the SMTP server: the round in progress stops after the email in hand.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+    def stop_requested() -> bool:
+        return bool(signal.sigpending() & STOP_SIGNALS)
+
+    log.info("Sending mail every %g s; stop with SIGTERM or Ctrl-C", interval)
+    while True:
+        try:
+            sent, pending = send_due_mail(stop_requested=stop_requested)
+            if sent:
+                log.info("Sent %s email(s); %s still pending", sent, pending)
+        except Exception:  # a database outage must not end the sender: try again next round
+            db.session.rollback()
+            log.exception("Sending mail failed; trying again in %g s", interval)
+        if stop_requested() or signal.sigtimedwait(STOP_SIGNALS, interval):
+            break
+    log.info("Mail sender stopped")
 
 
 def register_cli(app: Flask) -> None:

@@ -75,13 +75,14 @@ def load_config(instance_path: Path) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         # Where users reach the app: every link in an email starts with it (never the Host
         # header of the request that caused the email; emails are also sent outside any request,
-        # by the retry thread and `flask send-mail`). `make run` serves it on 127.0.0.1:5000.
+        # by `flask send-mail`). `make run` serves it on 127.0.0.1:5000.
         "EXTERNAL_URL": check_external_url(
             os.environ.get("EXTERNAL_URL") or "http://127.0.0.1:5000"
         ),
         "MAIL_SERVER": mail_server,
         "MAIL_PORT": int(os.environ.get("MAIL_PORT") or 25),
         "MAIL_USE_TLS": _env_bool("MAIL_USE_TLS"),
+        "MAIL_USE_SSL": _env_bool("MAIL_USE_SSL"),
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
         "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER")
@@ -90,9 +91,7 @@ def load_config(instance_path: Path) -> dict:
         "MAIL_SUPPRESS_SEND": False,
         # Seconds to wait on the SMTP server before the message stays in the outbox.
         "MAIL_TIMEOUT": float(os.environ.get("MAIL_TIMEOUT") or 10),
-        # Pending outbox mail is retried by each serving process this often (0: only by
-        # `flask send-mail`); a failed message waits MAIL_RETRY_BACKOFF x 2^(attempts-1) seconds.
-        "MAIL_RETRY_INTERVAL": float(os.environ.get("MAIL_RETRY_INTERVAL") or 30),
+        # A failed message waits MAIL_RETRY_BACKOFF x 2^(attempts-1) seconds before its next try.
         "MAIL_RETRY_BACKOFF": float(os.environ.get("MAIL_RETRY_BACKOFF") or 30),
         # Bodies larger than this are refused with 413 before any parsing.
         "MAX_CONTENT_LENGTH": 1024 * 1024,

@@ -1,14 +1,15 @@
 """Outgoing mail through an outbox: written with the change it reports, delivered after commit.
 
-A message that cannot be delivered stays pending and is retried later (by each serving
-process's retry thread, see outbox_retry.py, and by `flask send-mail`), so an SMTP outage
-never undoes or blocks the change itself.
+A message that cannot be delivered stays pending and is retried later by the mail sender
+(`flask send-mail --watch`, or `flask send-mail` from cron), so an SMTP outage never undoes or
+blocks the change itself.
 """
 
 from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import Response, current_app
@@ -26,11 +27,18 @@ STALE_CLAIM = timedelta(minutes=5)
 
 
 class _TimeoutConnection(Connection):
-    """Flask-Mail's connection, but with a timeout so a hung SMTP server cannot hang a request."""
+    """Flask-Mail's connection with a timeout, so a hung SMTP server cannot hang a request.
+
+    Flask-Mail opens smtplib's SMTP or SMTP_SSL without one (and smtplib connects and reads the
+    greeting in its constructor, so a timeout set afterwards would come too late): this opens
+    the class Flask-Mail would, with MAIL_TIMEOUT, then does what Flask-Mail does next.
+    """
 
     def configure_host(self) -> smtplib.SMTP:
         timeout = current_app.config["MAIL_TIMEOUT"]
-        host = smtplib.SMTP(self.mail.server, self.mail.port, timeout=timeout)
+        smtp_class = smtplib.SMTP_SSL if self.mail.use_ssl else smtplib.SMTP
+        host = smtp_class(self.mail.server, self.mail.port, timeout=timeout)
+        host.set_debuglevel(int(self.mail.debug))
         if self.mail.use_tls:
             host.starttls()
         if self.mail.username and self.mail.password:
@@ -125,8 +133,11 @@ def deliver_after_response(response: Response, email_ids: list[int]) -> None:
         response.call_on_close(deliver_all)
 
 
-def deliver_due(ignore_schedule: bool = False) -> tuple[int, int]:
-    """Deliver every pending message whose retry time has come; returns (sent, still pending)."""
+def deliver_due(
+    ignore_schedule: bool = False, stop_requested: Callable[[], bool] = lambda: False
+) -> tuple[int, int]:
+    """Deliver every pending message whose retry time has come (until stop_requested() says
+    so, between two messages); returns (sent, still pending)."""
     now = utcnow()
     # Give back messages claimed by a sender that never finished.
     db.session.execute(
@@ -140,7 +151,11 @@ def deliver_due(ignore_schedule: bool = False) -> tuple[int, int]:
     if not ignore_schedule:
         query = query.where(OutboxEmail.next_attempt_at <= now)
     due = list(db.session.scalars(query.order_by(OutboxEmail.id)))
-    sent = sum(deliver(email_id) for email_id in due)
+    sent = 0
+    for email_id in due:
+        if stop_requested():
+            break
+        sent += deliver(email_id)
     pending = db.session.scalar(
         select(db.func.count()).select_from(OutboxEmail).where(OutboxEmail.status == "pending")
     )

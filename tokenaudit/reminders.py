@@ -1,13 +1,14 @@
 """Expiry reminders (SPEC 10): one email per token 7 days before it expires and one when it has.
 
-Any number of senders may look for due reminders at the same moment (each gunicorn worker's
-retry thread, several servers, `flask send-mail` from cron): a reminder is queued only by the
+Any number of senders may look for due reminders at the same moment (`flask send-mail --watch`
+on several servers, `flask send-mail` from cron): a reminder is queued only by the
 sender whose insert into token_reminders wins its unique (token, kind, expiry date) key, in the
 same transaction as the outbox email; the outbox's claim then delivers it once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from flask import render_template
@@ -105,8 +106,10 @@ def queue_due_reminders() -> int:
     return queued
 
 
-def send_due_mail(ignore_schedule: bool = False) -> tuple[int, int]:
+def send_due_mail(
+    ignore_schedule: bool = False, stop_requested: Callable[[], bool] = lambda: False
+) -> tuple[int, int]:
     """What every sender runs: queue the reminders that are due, then deliver what is due.
     Returns (sent, still pending)."""
     queue_due_reminders()
-    return deliver_due(ignore_schedule=ignore_schedule)
+    return deliver_due(ignore_schedule=ignore_schedule, stop_requested=stop_requested)
