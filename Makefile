@@ -23,16 +23,24 @@ $(BENCH_STAMP): bench/requirements-bench.txt $(STAMP)
 	$(BIN)/pip install --quiet -r bench/requirements-bench.txt
 	touch $(BENCH_STAMP)
 
+# The app's one mail sender (`send-mail --watch`) in the background of a server's recipe line.
+# Ctrl-C, or the server ending, stops both: a non-interactive shell's background job ignores
+# Ctrl-C's SIGINT, so the EXIT trap sends it SIGTERM and waits for it.
+WITH_MAIL_SENDER = $(FLASK) send-mail --watch & sender=$$!; \
+	trap 'kill $$sender 2>/dev/null; wait $$sender' EXIT; trap 'exit 130' INT TERM;
+
 run: $(STAMP)
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
 	@echo "Serving on http://127.0.0.1:5000 - sign in as admin@demo.example.com / demo-password"
-	SESSION_COOKIE_SECURE=false EXTERNAL_URL=http://127.0.0.1:5000 $(FLASK) run --host 127.0.0.1 --port 5000
+	$(WITH_MAIL_SENDER) SESSION_COOKIE_SECURE=false EXTERNAL_URL=http://127.0.0.1:5000 \
+		$(FLASK) run --host 127.0.0.1 --port 5000
 
-# Production-style: gunicorn with gunicorn.conf.py (settings from the environment; see README).
+# Production-style: gunicorn with gunicorn.conf.py (settings from the environment; see README),
+# and the mail sender beside it.
 serve: $(STAMP)
 	$(FLASK) db upgrade
-	$(BIN)/gunicorn -c gunicorn.conf.py
+	$(WITH_MAIL_SENDER) $(BIN)/gunicorn -c gunicorn.conf.py
 
 # The suite runs the benchmark tiny (tests/test_bench_smoke.py), its DRF peer included.
 test: $(STAMP) $(BENCH_STAMP)
