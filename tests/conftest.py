@@ -231,7 +231,7 @@ def clock():
 
 def run_at_the_same_moment(app: Flask, work, threads: int) -> None:
     """Run `work()` in `threads` threads, each in its own app context, released together (as
-    when several gunicorn workers' mail threads wake at once); re-raises the first error."""
+    when several mail senders wake at once); re-raises the first error."""
     start_together = threading.Barrier(threads)
     errors: list[BaseException] = []
 

@@ -82,7 +82,7 @@ def test_tokens_without_expiry_or_long_expired_get_no_reminder(runner, member, s
 
 
 def test_two_senders_at_the_same_moment_send_each_reminder_once(app, org, smtp_server):
-    """As when two gunicorn workers' mail threads wake together."""
+    """As when two mail senders wake together."""
     owners = [make_user(org, f"owner{n}@acme.test") for n in range(4)]
     tokens = [expiring_token(owners[n % 4], 2 + n / 10, f"token {n}") for n in range(40)]
     db.session.rollback()
