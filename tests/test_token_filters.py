@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from conftest import auth_header, make_org, make_token, make_user
 
+from tokenaudit import token_listing
 from tokenaudit.extensions import db
 from tokenaudit.models import utcnow
 
@@ -126,6 +127,18 @@ def test_status_combines_with_a_search_and_each_sort(client, world, sort, direct
         assert set(filtered) == {name for name in EXPECTED[status] if search in name}
         # The same order as the unfiltered view, less the tokens without the status.
         assert filtered == [name for name in everything if name in EXPECTED[status]]
+
+
+@pytest.mark.parametrize("status", sorted(EXPECTED))
+def test_many_matches_are_counted_as_many_as_are_listed(monkeypatch, client, world, status):
+    """Past FEW_MATCHES matches the total is counted apart from the rows, from index ranges
+    (TokenFilters.count_terms): the same tokens, and `listed` checks the count equals them."""
+    extras = ["", f"&owner={world['ada'].id}", "&q=d%20u", "&unused_days=20"]
+    queries = [f"status={status}{extra}" for extra in extras]
+    collected = {query: listed(client, world, query)[0] for query in queries}
+    monkeypatch.setattr(token_listing, "FEW_MATCHES", 0)
+    for query in queries:
+        assert listed(client, world, query)[0] == collected[query], query
 
 
 def test_unused_days_moves_the_stale_line(client, world):

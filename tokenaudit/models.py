@@ -291,12 +291,26 @@ _only_on(
 )
 # Issue 14: the status filters count tokens by when they were last used, their age, owner and
 # expiry (token_filters.py) from this index alone, without reading a table row per token.
-Index(
-    "ix_api_tokens_org_usage",
+# SQLite: with the search text too, a search within a status (never used, stale, active) reads
+# only that status's range of this index, not a table row per token in it (2-5 ms instead of
+# 32 ms for never_used and 'grafana' at 100,000 tokens). PostgreSQL searches by trigrams.
+_USAGE = (
     ApiToken.organization_id,
     ApiToken.last_used_at,
     ApiToken.created_at,
     ApiToken.user_id,
+    ApiToken.expires_at,
+)
+_only_on("sqlite", Index("ix_api_tokens_org_usage", *_USAGE, ApiToken.search_text))
+_only_on("postgresql", Index("ix_api_tokens_org_usage", *_USAGE))
+# The tokens of a few owners (the blocked members, one owner) in one seek per owner, with
+# what the counts read: blocked 20 -> 2 ms at 100,000 tokens on SQLite, where the usage index
+# was read whole and each token's owner looked up in the list.
+Index(
+    "ix_api_tokens_org_owner",
+    ApiToken.organization_id,
+    ApiToken.user_id,
+    ApiToken.last_used_at,
     ApiToken.expires_at,
 )
 

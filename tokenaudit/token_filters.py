@@ -75,14 +75,18 @@ def _blocked_owner(organization_id: int, column: Column = _as_is) -> ColumnEleme
     """The token's owner is deactivated or lacks the token permission.
 
     Asked as "owner among the organization's blocked members" (a short list, read once) rather
-    than of each token's joined owner, so that counting needs no join and reads
-    ix_api_tokens_org_usage alone instead of a token row and an owner row per token.
+    than of each token's joined owner, so that counting needs no join: one seek per blocked
+    member in ix_api_tokens_org_owner, instead of a token row and an owner row per token.
     """
     blocked_members = select(User.id).where(
         User.organization_id == organization_id,
         or_(User.is_active.is_(False), User.can_manage_tokens.is_(False)),
     )
     return column(ApiToken.user_id).in_(blocked_members)
+
+
+def _not_expired(expires_at: ColumnElement, now: datetime) -> ColumnElement[bool]:
+    return or_(expires_at.is_(None), expires_at > now)
 
 
 def _positive_int(value: str | None, default: int | None, maximum: int) -> int | None:
@@ -155,7 +159,7 @@ class TokenFilters:
         return and_(
             last_used_at >= since,
             ~_blocked_owner(organization_id, column),
-            or_(expires_at.is_(None), expires_at > now),
+            _not_expired(expires_at, now),
         )
 
     def conditions(
@@ -177,7 +181,9 @@ class TokenFilters:
         SQLite counts one range of ix_api_tokens_org_usage in ~1 ms per 30,000 tokens, but an OR
         (stale) or a NOT IN per row (active) made it visit and deduplicate each token: 65 and
         43 ms for the same counts at 100,000 tokens. Stale is two disjoint ranges; active is
-        "used lately" less "used lately by a blocked member" (few: looked up by owner).
+        "used lately and not expired" (one range, expiry read from the same index entries)
+        less the same of blocked members (few: one seek each in ix_api_tokens_org_owner).
+        A third term, "expired among the others", asked NOT IN of every recent token: 14 ms.
         """
         owner = [ApiToken.user_id == self.owner] if self.owner is not None else []
         since = self._unused_since
@@ -188,13 +194,13 @@ class TokenFilters:
                 (1, [ApiToken.last_used_at < since, old, *owner]),
             ]
         if self.status == "active":
-            # Used lately, less those of blocked members, less the expired ones of the others.
-            recent, blocked = ApiToken.last_used_at >= since, _blocked_owner(organization_id)
-            return [
-                (1, [recent, *owner]),
-                (-1, [recent, blocked, *owner]),
-                (-1, [recent, ~blocked, ApiToken.expires_at <= self.as_of, *owner]),
+            # Used lately and not expired, less those of blocked members.
+            working = [
+                ApiToken.last_used_at >= since,
+                _not_expired(ApiToken.expires_at, self.as_of),
+                *owner,
             ]
+            return [(1, working), (-1, [*working, _blocked_owner(organization_id)])]
         return [(1, self.conditions(organization_id))]
 
     def statuses_of(

@@ -252,10 +252,14 @@ def find_token_by_value(organization_id: int, value: str) -> list[int] | None:
 
 
 def _matching_ids(
-    organization_id: int, params: TokenListParams, by_value: list[int] | None = None
+    organization_id: int,
+    params: TokenListParams,
+    by_value: list[int] | None = None,
+    counted: int | None = None,
 ) -> list[int] | None:
     """The matches' ids when there are few (a whole value's token, or a rare search or filter),
-    else None. The ids a whole value found still go through the status and owner filters."""
+    else None. The ids a whole value found still go through the status and owner filters.
+    `counted`: the matches' total when already known (more than FEW_MATCHES: None at once)."""
     if by_value is None and params.q:
         by_value = find_token_by_value(organization_id, params.q)
     if by_value is not None:
@@ -268,6 +272,8 @@ def _matching_ids(
                 )
             )
         )
+    if counted is not None and counted > FEW_MATCHES:
+        return None
     if params.q or params.filters.active:
         return _few_matching_ids(organization_id, params)
     return None
@@ -286,8 +292,16 @@ def search_org_tokens(
 
     `by_value`: the ids a whole token value already found by its digest, in place of `params.q`.
     """
-    few_ids = _matching_ids(organization_id, params, by_value)
-    total = len(few_ids) if few_ids is not None else _total(organization_id, params)
+    # Without a search the total reads index ranges only (TokenFilters.count_terms): counted
+    # first, it tells whether to collect the matches, instead of reading 1,001 matching rows to
+    # learn that there are many (8 of active's 28 ms at 100,000 tokens on SQLite). A search's
+    # count reads every token: the matches are collected first, and counted only when many.
+    counted = None if params.q or by_value is not None else _total(organization_id, params)
+    few_ids = _matching_ids(organization_id, params, by_value, counted)
+    if few_ids is not None:
+        total = len(few_ids)
+    else:
+        total = counted if counted is not None else _total(organization_id, params)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     if params.page > pages:
         params = replace(params, page=pages)
