@@ -215,10 +215,16 @@ def _page_query(
     query = select(ApiToken).join(ApiToken.owner).options(contains_eager(ApiToken.owner))
     by_owner = params.sort == "user"
     few = few_ids is not None
+    # Sorted by owner, only SQLite needs telling to start at the owners. PostgreSQL weighs
+    # plans with statistics, which `+ 0` misled: taking it to hold for 1 token in 200, it
+    # joined and sorted every match (status=active 217 ms, blocked 16-28 ms at 100,000 tokens)
+    # instead of walking owners in name order and stopping at the page (0.2-0.7 ms). With few
+    # ids it keeps `+ 0` on both: PostgreSQL then looks up their owners instead of hashing all.
+    walk_owners = by_owner and db.engine.dialect.name == "sqlite"
     conditions = _filters(
         organization_id,
         params,
-        walk_organization_index=not (few or by_owner),
+        walk_organization_index=not (few or walk_owners),
         page_sort=params.sort,
     )
     if few:
