@@ -158,6 +158,16 @@ def test_owner_filter_lists_one_members_tokens(client, world):
     assert sorted(names) == ["expired old unused", "old unused", "used 100 days ago"]
 
 
+def test_each_rows_owner_link_keeps_the_view_and_lists_that_owners_tokens(admin_client, world):
+    ada, token_id = world["ada"], world["ids"]["old unused"]
+    fragment = admin_client.htmx_get("/tokens?q=d&status=stale&sort=name&dir=desc&page=1")
+    row = fragment.get_data(as_text=True).split(f'id="token-{token_id}"')[1].split("</tr>")[0]
+    link = row.split('class="secondary filter-owner" href="')[1].split('"')[0]
+    assert link == f"/tokens?q=d&amp;status=stale&amp;sort=name&amp;dir=desc&amp;owner={ada.id}"
+    listed_page = admin_client.htmx_get(link.replace("&amp;", "&")).get_data(as_text=True)
+    assert "old unused" in listed_page and "blocked old unused" not in listed_page
+
+
 def test_owner_of_another_organization_lists_nothing(client, world):
     stranger_id = db.session.execute(
         db.text("SELECT id FROM users WHERE email = 'olga@other.test'")
