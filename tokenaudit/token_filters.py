@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
@@ -171,6 +171,13 @@ class TokenFilters:
         conditions = []
         if self.status:
             conditions.append(self._status_condition(organization_id, column))
+        if self.status in ("expired", "expiring") and not page_sort and self.owner is None:
+            # "Has a date" said as ix_api_tokens_org_expires holds it: counting or collecting
+            # the matches seeks their range of dates instead of reading every token's entry
+            # (expired at 100,000 tokens: 10 -> 0.3 ms). Not on a page's walk: sorted by expiry,
+            # SQLite then sorted the matches (14-33 ms); nor for one owner, whose few tokens
+            # SQLite then no longer found by owner. A NULL is never <= or > a date anyway.
+            conditions.append(ApiToken.expires_at.is_(None) == false())
         if self.owner is not None:
             conditions.append(column(ApiToken.user_id) == self.owner)
         return conditions
