@@ -1,9 +1,9 @@
 """The audit at scale (issue 14): status filters, the CSV of every token, a bulk revoke.
 
 Part of `make bench` (bench/run.py calls `measure_audit_at_scale` on each seeded database, last,
-as the bulk revoke deletes 10,000 tokens). Alone, on SQLite:
+as the bulk revoke deletes 10,000 tokens). Alone (SQLite by default, or both in turn):
 
-    .venv/bin/python -m bench.audit_at_scale [--database postgres] [--users 2000 ...]
+    .venv/bin/python -m bench.audit_at_scale [--database sqlite postgres] [--users 2000 ...]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from bench.server import PROJECT_ROOT, Gunicorn
 
 ADMIN_EMAIL = "admin@demo.example.com"
 PASSWORD = "demo-password"
-STATUSES = ("active", "never_used", "stale", "blocked")
+STATUSES = ("active", "never_used", "stale", "blocked", "expiring", "expired")
 REVOKED = 10_000
 FILTER_P95_TARGET_MS = 50.0
 
@@ -236,26 +236,37 @@ def main() -> None:
     parser.add_argument("--tokens-per-user", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--requests", type=int, default=100)
-    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgres"),
+        nargs="+",
+        default=["sqlite"],
+        help="one or both, measured in turn into one report",
+    )
     parser.add_argument(
         "--output", type=Path, default=PROJECT_ROOT / "docs" / "benchmarks-audit-at-scale.md"
     )
     args = parser.parse_args()
+    reports = [measure_one_database(database, args) for database in args.database]
+    command = "python -m bench.audit_at_scale " + shlex.join(sys.argv[1:])
+    write_audit_at_scale(args.output, command.strip(), reports)
+    print(f"Wrote {args.output}")
+
+
+def measure_one_database(database: str, args: argparse.Namespace) -> AuditAtScale:
+    """Seed a fresh database of that kind, serve it, measure it; everything stopped after."""
     with contextlib.ExitStack() as stack:
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tokenaudit-")))
-        if args.database == "postgres":
+        if database == "postgres":
             url, label = stack.enter_context(throwaway_postgres()), "PostgreSQL 15"
         else:
             url, label = sqlite_url(directory), "SQLite"
-        database = migrate_and_seed(label, url, args.users, args.tokens_per_user)
-        print(f"seeded in {database.seed_seconds:.1f} s", flush=True)
+        seeded = migrate_and_seed(label, url, args.users, args.tokens_per_user)
+        print(f"seeded in {seeded.seed_seconds:.1f} s", flush=True)
         server = stack.enter_context(
             Gunicorn(url, workers=args.workers, log_path=directory / "log")
         )
-        report = measure_audit_at_scale(server, url, label, args.requests)
-    command = "python -m bench.audit_at_scale " + shlex.join(sys.argv[1:])
-    write_audit_at_scale(args.output, command.strip(), [report])
-    print(f"Wrote {args.output}")
+        return measure_audit_at_scale(server, url, label, args.requests)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ def test_bench_produces_every_figure(tmp_path: Path):
     assert "PostgreSQL not measured" in text
     # The audit at scale (bench/audit_at_scale.py), in its own file beside the report.
     at_scale = (tmp_path / "benchmarks-audit-at-scale.md").read_text()
-    for status in ("active", "never_used", "stale", "blocked"):
+    for status in ("active", "never_used", "stale", "blocked", "expiring", "expired"):
         assert re.search(rf"\| status={status} \| {NUMBER} \| {NUMBER} \| {NUMBER} \|", at_scale)
     assert re.search(rf"\| every token \| 2\d\d \| [\d,]+ \| {NUMBER} \| {NUMBER} \|", at_scale)
     assert re.search(rf"Bulk revoke of {NUMBER} tokens .*: {NUMBER} s", at_scale)
