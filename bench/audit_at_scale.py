@@ -194,6 +194,9 @@ def measure_audit_at_scale(
     report = AuditAtScale(label)
     report.say(f"### {label}: status filters")
     report.say()
+    # The machine is shared: the load while these figures were taken, not only at the end.
+    report.say(f"Load average (1, 5, 15 min) as they started: {_load_average()}")
+    report.say()
     measure_filters(server.port, report, requests, seconds)
     report.say()
     report.say(f"### {label}: CSV export")
@@ -207,6 +210,10 @@ def measure_audit_at_scale(
     return report
 
 
+def _load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def write_audit_at_scale(path: Path, command: str, reports: list[AuditAtScale]) -> None:
     """docs/benchmarks-audit-at-scale.md, beside docs/benchmarks.md."""
     lines = [
@@ -217,7 +224,7 @@ def write_audit_at_scale(path: Path, command: str, reports: list[AuditAtScale]) 
         "",
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         f"- Command: `{command}`",
-        f"- Load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        f"- Load average (1, 5, 15 min) at the end: {_load_average()}",
         "- Status filters: sequential requests, fragment with a session, JSON twin with a token.",
         "- CSV: one request; memory is the serving worker's resident-set growth while it",
         "  streams (sampled every 20 ms).",
