@@ -130,29 +130,55 @@ class RedisServer:
             self.process.wait(10)
 
 
+SEND_MAIL = [sys.executable, "-m", "flask", "--app", "wsgi", "send-mail"]
+
+
+def mail_environment(app, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a `flask send-mail` process on the test app's database and SMTP
+    server; `env` adds or overrides variables."""
+    return {
+        **os.environ,
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "MAIL_SERVER": app.config["MAIL_SERVER"] or "",
+        "MAIL_PORT": str(app.config["MAIL_PORT"]),
+        "MAIL_RETRY_BACKOFF": str(app.config["MAIL_RETRY_BACKOFF"]),
+        "EXTERNAL_URL": app.config["EXTERNAL_URL"],
+        "SECRET_KEY": "test secret key",
+        **(env or {}),
+    }
+
+
+def run_send_mail(
+    app, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`flask --app wsgi send-mail` run once to its end, its output (stdout and stderr) kept."""
+    return subprocess.run(
+        SEND_MAIL + list(args),
+        cwd=PROJECT_ROOT,
+        env=mail_environment(app, env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+    )
+
+
 class MailSender:
     """`flask --app wsgi send-mail --watch`, the app's one mail sender, as deployed: its own
     process on the test app's database and SMTP server."""
 
     READY = "Sending mail every"
 
-    def __init__(self, app, log_dir: Path, interval: float = 0.1) -> None:
+    def __init__(
+        self, app, log_dir: Path, interval: float = 0.1, env: dict[str, str] | None = None
+    ) -> None:
+        """Start it; `env` adds or overrides environment variables."""
         self.log_path = log_dir / f"send-mail-{free_port()}.log"
-        environment = {
-            **os.environ,
-            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-            "MAIL_SERVER": app.config["MAIL_SERVER"] or "",
-            "MAIL_PORT": str(app.config["MAIL_PORT"]),
-            "MAIL_RETRY_BACKOFF": str(app.config["MAIL_RETRY_BACKOFF"]),
-            "EXTERNAL_URL": app.config["EXTERNAL_URL"],
-            "SECRET_KEY": "test secret key",
-        }
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "send-mail", "--watch"]
-            + ["--interval", str(interval)],
+            SEND_MAIL + ["--watch", "--interval", str(interval)],
             cwd=PROJECT_ROOT,
-            env=environment,
+            env=mail_environment(app, env),
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
