@@ -149,9 +149,10 @@ def mail_environment(app, env: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def run_send_mail(
-    app, *args: str, env: dict[str, str] | None = None
+    app, *args: str, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    """`flask --app wsgi send-mail` run once to its end, its output (stdout and stderr) kept."""
+    """`flask --app wsgi send-mail` run to its end (TimeoutExpired if it does not end within
+    `timeout` seconds), its output (stdout and stderr) kept."""
     return subprocess.run(
         SEND_MAIL + list(args),
         cwd=PROJECT_ROOT,
@@ -159,7 +160,7 @@ def run_send_mail(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
 
 

@@ -4,11 +4,13 @@ servers on loopback, settings from the environment."""
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 
 import pytest
 from aiosmtpd.smtp import AuthResult
-from conftest import Mailbox, serve_mail
-from servers import run_send_mail
+from conftest import Mailbox, free_port, serve_mail
+from servers import PROJECT_ROOT, mail_environment, run_send_mail
 
 from tokenaudit.extensions import db
 from tokenaudit.outbox import queue_email
@@ -46,3 +48,60 @@ def test_the_smtp_password_stays_out_of_the_log_even_in_debug_mode(app):
     auth_plain = base64.b64encode(f"\0{SMTP_USER}\0{SMTP_PASSWORD}".encode()).decode()
     assert SMTP_PASSWORD not in result.stdout
     assert auth_plain not in result.stdout
+
+
+BAD_SETTINGS = [
+    ({"MAIL_TIMEOUT": "0"}, "MAIL_TIMEOUT must be a number above 0 to 600, not '0'"),
+    ({"MAIL_TIMEOUT": "-1"}, "MAIL_TIMEOUT must be a number above 0 to 600, not '-1'"),
+    ({"MAIL_TIMEOUT": "nan"}, "MAIL_TIMEOUT must be a number above 0 to 600, not 'nan'"),
+    ({"MAIL_TIMEOUT": "ten"}, "MAIL_TIMEOUT must be a number above 0 to 600, not 'ten'"),
+    ({"MAIL_PORT": "99999"}, "MAIL_PORT must be a whole number from 1 to 65535, not '99999'"),
+    ({"MAIL_PORT": "smtp"}, "MAIL_PORT must be a whole number from 1 to 65535, not 'smtp'"),
+    ({"MAIL_RETRY_BACKOFF": "-30"}, "MAIL_RETRY_BACKOFF must be a number from 0 to 86400"),
+    (
+        {"MAIL_USE_TLS": "true", "MAIL_USE_SSL": "true"},
+        "MAIL_USE_TLS (STARTTLS) and MAIL_USE_SSL (TLS from the first byte) exclude each other",
+    ),
+    ({"MAIL_USERNAME": SMTP_USER}, "MAIL_USERNAME and MAIL_PASSWORD are set together"),
+]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    BAD_SETTINGS,
+    ids=[" ".join(f"{name}={value}" for name, value in env.items()) for env, _ in BAD_SETTINGS],
+)
+def test_a_bad_mail_setting_stops_the_sender_at_start_with_one_clear_line(
+    app, smtp_server, env, message
+):
+    email = queue_email("olive@acme.test", "Token revoked", "text", "<p>html</p>")
+    db.session.commit()
+    result = run_send_mail(app, "--watch", env=env, timeout=30)
+    assert result.returncode == 3, result.stdout
+    [line] = result.stdout.splitlines()
+    assert line.startswith(f"TokenAudit cannot start: {message}")
+    db.session.refresh(email)
+    assert (email.status, email.attempts) == ("pending", 0)
+    assert smtp_server.messages == []
+
+
+@pytest.mark.gunicorn
+def test_gunicorn_with_a_bad_mail_setting_stops_with_one_clear_line(app, tmp_path):
+    """Status 3 is gunicorn's "worker failed to boot": its master stops instead of booting
+    workers that fail alike, forever."""
+    environment = mail_environment(
+        app,
+        {"MAIL_TIMEOUT": "0", "GUNICORN_BIND": f"127.0.0.1:{free_port()}", "GUNICORN_WORKERS": "1"},
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 3
+    assert "TokenAudit cannot start: MAIL_TIMEOUT must be a number above 0" in result.stdout
+    assert "Traceback" not in result.stdout

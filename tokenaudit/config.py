@@ -1,5 +1,6 @@
 """Settings from the environment (SPEC section 9)."""
 
+import math
 import os
 import secrets
 import time
@@ -37,6 +38,57 @@ def _read_secret_key(key_file: Path) -> str:
     raise RuntimeError(f"{key_file} is empty: delete it to generate a new one, or set SECRET_KEY")
 
 
+class InvalidSetting(ValueError):
+    """An environment variable holds a value the app cannot work with (wsgi.py reports it)."""
+
+
+def _env_number(name: str, default: float, low: float, high: float, *, low_open: bool = False):
+    """The variable as a number from low to high (above low when low_open), its default when
+    unset or empty; else InvalidSetting naming it, so a bad value stops the app at start rather
+    than fail on every email or request later. Whole numbers when the default is an int."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text) if isinstance(default, int) else float(text)
+    except ValueError:
+        value = math.nan  # in no range
+    if not (low < value <= high if low_open else low <= value <= high):
+        kind = "a whole number" if isinstance(default, int) else "a number"
+        bounds = f"above {low:g}" if low_open else f"from {low:g}"
+        raise InvalidSetting(f"{name} must be {kind} {bounds} to {high:g}, not {text!r}")
+    return value
+
+
+def _mail_settings() -> dict:
+    """MAIL_* from the environment, refused at start when they cannot work together."""
+    settings = {
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
+        "MAIL_PORT": _env_number("MAIL_PORT", 25, 1, 65535),
+        "MAIL_USE_TLS": _env_bool("MAIL_USE_TLS"),
+        "MAIL_USE_SSL": _env_bool("MAIL_USE_SSL"),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER")
+        or "TokenAudit <no-reply@tokenaudit.localhost>",
+        # Flask-Mail would otherwise drop every message when TESTING is on; tests use a real server.
+        "MAIL_SUPPRESS_SEND": False,
+        # Seconds to wait on the SMTP server before the message stays in the outbox (0 would
+        # be a non-blocking socket, which smtplib refuses).
+        "MAIL_TIMEOUT": _env_number("MAIL_TIMEOUT", 10.0, 0, 600, low_open=True),
+        # A failed message waits MAIL_RETRY_BACKOFF x 2^(attempts-1) seconds before its next try.
+        "MAIL_RETRY_BACKOFF": _env_number("MAIL_RETRY_BACKOFF", 30.0, 0, 86400),
+    }
+    if settings["MAIL_USE_TLS"] and settings["MAIL_USE_SSL"]:
+        raise InvalidSetting(
+            "MAIL_USE_TLS (STARTTLS) and MAIL_USE_SSL (TLS from the first byte) exclude each "
+            "other: set one of them"
+        )
+    if bool(settings["MAIL_USERNAME"]) != bool(settings["MAIL_PASSWORD"]):
+        raise InvalidSetting("MAIL_USERNAME and MAIL_PASSWORD are set together or not at all")
+    return settings
+
+
 def _env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
     if value is None:
@@ -69,7 +121,6 @@ def load_config(instance_path: Path) -> dict:
     # SQLAlchemy wants the psycopg 3 driver named explicitly.
     if database_url.startswith(("postgres://", "postgresql://")):
         database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
-    mail_server = os.environ.get("MAIL_SERVER") or None
     return {
         "SECRET_KEY": os.environ.get("SECRET_KEY") or _instance_secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -79,20 +130,7 @@ def load_config(instance_path: Path) -> dict:
         "EXTERNAL_URL": check_external_url(
             os.environ.get("EXTERNAL_URL") or "http://127.0.0.1:5000"
         ),
-        "MAIL_SERVER": mail_server,
-        "MAIL_PORT": int(os.environ.get("MAIL_PORT") or 25),
-        "MAIL_USE_TLS": _env_bool("MAIL_USE_TLS"),
-        "MAIL_USE_SSL": _env_bool("MAIL_USE_SSL"),
-        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
-        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
-        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER")
-        or "TokenAudit <no-reply@tokenaudit.localhost>",
-        # Flask-Mail would otherwise drop every message when TESTING is on; tests use a real server.
-        "MAIL_SUPPRESS_SEND": False,
-        # Seconds to wait on the SMTP server before the message stays in the outbox.
-        "MAIL_TIMEOUT": float(os.environ.get("MAIL_TIMEOUT") or 10),
-        # A failed message waits MAIL_RETRY_BACKOFF x 2^(attempts-1) seconds before its next try.
-        "MAIL_RETRY_BACKOFF": float(os.environ.get("MAIL_RETRY_BACKOFF") or 30),
+        **_mail_settings(),
         # Bodies larger than this are refused with 413 before any parsing.
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
