@@ -105,3 +105,16 @@ def test_gunicorn_with_a_bad_mail_setting_stops_with_one_clear_line(app, tmp_pat
     assert result.returncode == 3
     assert "TokenAudit cannot start: MAIL_TIMEOUT must be a number above 0" in result.stdout
     assert "Traceback" not in result.stdout
+
+
+@pytest.mark.parametrize("interval", ["inf", "nan", "1e10", "0", "-1", "0.001", "ten"])
+def test_an_interval_the_sender_cannot_keep_is_refused_before_any_round(app, smtp_server, interval):
+    email = queue_email("olive@acme.test", "Token revoked", "text", "<p>html</p>")
+    db.session.commit()
+    result = run_send_mail(app, "--watch", "--interval", interval, timeout=30)
+    assert result.returncode == 2, result.stdout
+    assert "Error: Invalid value for '--interval'" in result.stdout
+    assert "Traceback" not in result.stdout
+    db.session.refresh(email)
+    assert email.status == "pending"
+    assert smtp_server.messages == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import signal
 
 import click
@@ -110,6 +111,12 @@ def seed_demo(users: int, tokens_per_user: int, if_empty: bool) -> None:
     click.echo(summary)
 
 
+def _refuse_nan(seconds: float) -> float:
+    if math.isnan(seconds):
+        raise click.BadParameter(f"{seconds!r} is not a number of seconds.")
+    return seconds
+
+
 @click.command("send-mail")
 @click.option("--all", "ignore_schedule", is_flag=True, help="Retry now, ignoring the back-off.")
 @click.option(
@@ -119,10 +126,13 @@ def seed_demo(users: int, tokens_per_user: int, if_empty: bool) -> None:
 )
 @click.option(
     "--interval",
-    type=click.FloatRange(min=0, min_open=True),
+    # At least 0.1 s, or the sender spins on the database; at most a day: far above it, the
+    # wait after the first round fails (OverflowError). NaN passes any range check: refused.
+    type=click.FloatRange(min=0.1, max=86400),
+    callback=lambda _context, _parameter, seconds: _refuse_nan(seconds),
     default=10,
     show_default=True,
-    help="With --watch: seconds between rounds.",
+    help="With --watch: seconds between rounds (0.1 to 86400).",
 )
 def send_mail(ignore_schedule: bool, watch: bool, interval: float) -> None:
     """Queue due expiry reminders, then deliver pending emails from the outbox."""
