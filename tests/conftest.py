@@ -104,9 +104,10 @@ class PostgresDatabases:
         self._execute(f'CREATE DATABASE "{self.template}"')
         migrate_database(self.url(self.template).render_as_string(hide_password=False))
 
-    def copy_template(self) -> str:
+    def copy_template(self, name: str | None = None) -> str:
+        """A new migrated database, named `name` or the next free name."""
         self.created += 1
-        name = f"{self.stem}_{self.created}"
+        name = name or f"{self.stem}_{self.created}"
         self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
         return name
 

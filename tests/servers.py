@@ -198,6 +198,15 @@ class MailSender:
             self._log.flush()
         return self.log_path.read_text(errors="replace")
 
+    def wait_for_log(self, done, timeout: float = 30) -> str:
+        """Wait until done(log) holds; its log. Fails if the sender exits or time runs out."""
+        deadline = time.monotonic() + timeout
+        while not done(log := self.log()):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the mail sender's log never got there:\n{log}")
+            time.sleep(0.05)
+        return log
+
     def stop(self, signal_number: int = signal.SIGTERM, timeout: float = 10) -> int | None:
         """Send the signal and wait for the exit; its status (None if it had to be killed)."""
         if self.process.poll() is None:

@@ -4,13 +4,14 @@ servers on loopback, settings from the environment."""
 from __future__ import annotations
 
 import base64
+import shutil
 import subprocess
 import sys
 
 import pytest
 from aiosmtpd.smtp import AuthResult
-from conftest import Mailbox, free_port, serve_mail
-from servers import PROJECT_ROOT, mail_environment, run_send_mail
+from conftest import TEST_DATABASE_URL, Mailbox, free_port, serve_mail
+from servers import PROJECT_ROOT, MailSender, mail_environment, run_send_mail
 
 from tokenaudit.extensions import db
 from tokenaudit.outbox import queue_email
@@ -118,3 +119,39 @@ def test_an_interval_the_sender_cannot_keep_is_refused_before_any_round(app, smt
     db.session.refresh(email)
     assert email.status == "pending"
     assert smtp_server.messages == []
+
+
+def test_a_database_outage_logs_one_traceback_then_one_line_a_round_then_the_recovery(
+    request, app, tmp_path
+):
+    """The sender starts while its database is not there (down); then the database comes back."""
+    if TEST_DATABASE_URL:
+        databases = request.getfixturevalue("postgres_databases")
+        name = f"{databases.stem}_outage"
+        url = databases.url(name).render_as_string(hide_password=False)
+        request.addfinalizer(lambda: databases.drop(name))
+
+        def database_comes_back() -> None:
+            databases.copy_template(name)
+    else:
+        path = tmp_path / "not-yet" / "mail.db"
+        url = f"sqlite:///{path}"
+
+        def database_comes_back() -> None:
+            path.parent.mkdir()
+            shutil.copy(request.getfixturevalue("migrated_database"), path)
+
+    sender = MailSender(app, tmp_path, interval=0.1, env={"DATABASE_URL": url})
+    try:
+        sender.wait_until_ready()
+        sender.wait_for_log(lambda log: log.count("Sending mail still fails") >= 5)
+        database_comes_back()
+        log = sender.wait_for_log(lambda log: "Sending mail works again" in log)
+    finally:
+        status = sender.stop()
+    assert status == 0
+    assert log.count("Sending mail failed; trying again every 0.1 s") == 1
+    from_the_second_round = log[log.index("Sending mail still fails (2 rounds in a row)") :]
+    assert "Traceback" not in from_the_second_round
+    still_failing = [line for line in log.splitlines() if "Sending mail still fails" in line]
+    assert all("OperationalError" in line for line in still_failing)

@@ -157,14 +157,29 @@ def watch_outbox(interval: float) -> None:
         return bool(signal.sigpending() & STOP_SIGNALS)
 
     log.info("Sending mail every %g s; stop with SIGTERM or Ctrl-C", interval)
+    failed_rounds = 0
     while True:
         try:
             sent, pending = send_due_mail(stop_requested=stop_requested)
+        except Exception as error:  # a database outage must not end the sender: try again
+            db.session.rollback()
+            failed_rounds += 1
+            # The traceback once per outage; an hour of it would otherwise be hundreds of them.
+            if failed_rounds == 1:
+                log.exception("Sending mail failed; trying again every %g s", interval)
+            else:
+                log.warning(
+                    "Sending mail still fails (%s rounds in a row): %s: %s",
+                    failed_rounds,
+                    type(error).__name__,
+                    (str(error).splitlines() or [""])[0],
+                )
+        else:
+            if failed_rounds:
+                log.info("Sending mail works again after %s failed round(s)", failed_rounds)
+                failed_rounds = 0
             if sent:
                 log.info("Sent %s email(s); %s still pending", sent, pending)
-        except Exception:  # a database outage must not end the sender: try again next round
-            db.session.rollback()
-            log.exception("Sending mail failed; trying again in %g s", interval)
         if stop_requested() or signal.sigtimedwait(STOP_SIGNALS, interval):
             break
     log.info("Mail sender stopped")
