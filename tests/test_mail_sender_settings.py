@@ -52,10 +52,11 @@ def test_the_smtp_password_stays_out_of_the_log_even_in_debug_mode(app):
 
 
 BAD_SETTINGS = [
-    ({"MAIL_TIMEOUT": "0"}, "MAIL_TIMEOUT must be a number above 0 to 600, not '0'"),
-    ({"MAIL_TIMEOUT": "-1"}, "MAIL_TIMEOUT must be a number above 0 to 600, not '-1'"),
-    ({"MAIL_TIMEOUT": "nan"}, "MAIL_TIMEOUT must be a number above 0 to 600, not 'nan'"),
-    ({"MAIL_TIMEOUT": "ten"}, "MAIL_TIMEOUT must be a number above 0 to 600, not 'ten'"),
+    ({"MAIL_TIMEOUT": "0"}, "MAIL_TIMEOUT must be a number above 0 to 30, not '0'"),
+    ({"MAIL_TIMEOUT": "-1"}, "MAIL_TIMEOUT must be a number above 0 to 30, not '-1'"),
+    ({"MAIL_TIMEOUT": "nan"}, "MAIL_TIMEOUT must be a number above 0 to 30, not 'nan'"),
+    ({"MAIL_TIMEOUT": "ten"}, "MAIL_TIMEOUT must be a number above 0 to 30, not 'ten'"),
+    ({"MAIL_TIMEOUT": "600"}, "MAIL_TIMEOUT must be a number above 0 to 30, not '600'"),
     ({"MAIL_PORT": "99999"}, "MAIL_PORT must be a whole number from 1 to 65535, not '99999'"),
     ({"MAIL_PORT": "smtp"}, "MAIL_PORT must be a whole number from 1 to 65535, not 'smtp'"),
     ({"MAIL_RETRY_BACKOFF": "-30"}, "MAIL_RETRY_BACKOFF must be a number from 0 to 86400"),

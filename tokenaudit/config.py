@@ -74,8 +74,10 @@ def _mail_settings() -> dict:
         # Flask-Mail would otherwise drop every message when TESTING is on; tests use a real server.
         "MAIL_SUPPRESS_SEND": False,
         # Seconds to wait on the SMTP server before the message stays in the outbox (0 would
-        # be a non-blocking socket, which smtplib refuses).
-        "MAIL_TIMEOUT": _env_number("MAIL_TIMEOUT", 10.0, 0, 600, low_open=True),
+        # be a non-blocking socket, which smtplib refuses). At most 30: a delivery makes about
+        # six round trips, each allowed this long, and must end well within the 5 minutes after
+        # which another sender takes its claim back (outbox.STALE_CLAIM) and sends it again.
+        "MAIL_TIMEOUT": _env_number("MAIL_TIMEOUT", 10.0, 0, 30, low_open=True),
         # A failed message waits MAIL_RETRY_BACKOFF x 2^(attempts-1) seconds before its next try.
         "MAIL_RETRY_BACKOFF": _env_number("MAIL_RETRY_BACKOFF", 30.0, 0, 86400),
     }
