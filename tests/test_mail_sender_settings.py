@@ -13,6 +13,7 @@ from aiosmtpd.smtp import AuthResult
 from conftest import TEST_DATABASE_URL, Mailbox, free_port, serve_mail
 from servers import PROJECT_ROOT, MailSender, mail_environment, run_send_mail
 
+from tokenaudit.config import InvalidSetting, load_config
 from tokenaudit.extensions import db
 from tokenaudit.outbox import queue_email
 
@@ -156,3 +157,36 @@ def test_a_database_outage_logs_one_traceback_then_one_line_a_round_then_the_rec
     assert "Traceback" not in from_the_second_round
     still_failing = [line for line in log.splitlines() if "Sending mail still fails" in line]
     assert all("OperationalError" in line for line in still_failing)
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"", "is empty"),
+        (b"\n \n", "is empty"),
+        (b"\xcb\x00\xff" * 20, "is not text"),
+        (b"secret\n", "holds 6 characters, too short a key to sign sessions (at least 32)"),
+    ],
+    ids=["empty", "blank", "binary", "short"],
+)
+def test_a_secret_key_file_that_is_not_a_key_is_refused_with_one_clear_line(
+    monkeypatch, tmp_path, content, problem
+):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    key_file = tmp_path / "secret_key"
+    key_file.write_bytes(content)
+    with pytest.raises(InvalidSetting) as refused:
+        load_config(tmp_path)
+    assert str(refused.value) == (
+        f"{key_file} {problem}: delete it to generate a new one, or set SECRET_KEY"
+    )
+    assert key_file.read_bytes() == content
+
+
+def test_a_secret_key_path_the_app_cannot_read_is_refused_with_one_clear_line(
+    monkeypatch, tmp_path
+):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    (tmp_path / "secret_key").mkdir()
+    with pytest.raises(InvalidSetting, match="cannot read .*secret_key \\(Is a directory\\)"):
+        load_config(tmp_path)

@@ -9,6 +9,10 @@ from pathlib import Path
 from . import rate_limit_storage
 from .external_links import check_external_url
 
+# Shorter than this, a key in the file was not written by this app, and is too weak to sign
+# sessions with (the app writes 64 hex digits).
+MIN_SECRET_KEY_LENGTH = 32
+
 
 def _instance_secret_key(instance_path: Path) -> str:
     """Return the development secret key, generating it once into instance/.
@@ -17,11 +21,15 @@ def _instance_secret_key(instance_path: Path) -> str:
     several workers starting together only one writes it; the others read what it wrote.
     """
     key_file = instance_path / "secret_key"
-    instance_path.mkdir(parents=True, exist_ok=True)
     try:
+        instance_path.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(key_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
         return _read_secret_key(key_file)
+    except OSError as error:
+        raise InvalidSetting(
+            f"cannot create {key_file} ({error.strerror}): set SECRET_KEY instead"
+        ) from error
     key = secrets.token_hex(32)
     with os.fdopen(descriptor, "w") as file:
         file.write(key)
@@ -30,12 +38,26 @@ def _instance_secret_key(instance_path: Path) -> str:
 
 def _read_secret_key(key_file: Path) -> str:
     """The key another process wrote, waiting a moment if it has created the file but not yet
-    written it."""
+    written it. A file that is not such a key is refused (InvalidSetting), never used."""
+    remedy = "delete it to generate a new one, or set SECRET_KEY"
     for _ in range(100):
-        if key := key_file.read_text().strip():
-            return key
+        try:
+            key = key_file.read_text().strip()
+        except UnicodeDecodeError:
+            raise InvalidSetting(f"{key_file} is not text: {remedy}") from None
+        except OSError as error:
+            raise InvalidSetting(f"cannot read {key_file} ({error.strerror}): {remedy}") from None
+        if key:
+            break
         time.sleep(0.01)
-    raise RuntimeError(f"{key_file} is empty: delete it to generate a new one, or set SECRET_KEY")
+    else:
+        raise InvalidSetting(f"{key_file} is empty: {remedy}")
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise InvalidSetting(
+            f"{key_file} holds {len(key)} characters, too short a key to sign sessions "
+            f"(at least {MIN_SECRET_KEY_LENGTH}): {remedy}"
+        )
+    return key
 
 
 class InvalidSetting(ValueError):
