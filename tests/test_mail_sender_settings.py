@@ -66,6 +66,14 @@ BAD_SETTINGS = [
         "MAIL_USE_TLS (STARTTLS) and MAIL_USE_SSL (TLS from the first byte) exclude each other",
     ),
     ({"MAIL_USERNAME": SMTP_USER}, "MAIL_USERNAME and MAIL_PASSWORD are set together"),
+    (
+        {"TRUSTED_PROXY_COUNT": "one"},
+        "TRUSTED_PROXY_COUNT must be a whole number from 0 to 10, not 'one'",
+    ),
+    (
+        {"SESSION_IDLE_MINUTES": "12h"},
+        "SESSION_IDLE_MINUTES must be a whole number from 1 to 525600, not '12h'",
+    ),
 ]
 
 
@@ -74,7 +82,7 @@ BAD_SETTINGS = [
     BAD_SETTINGS,
     ids=[" ".join(f"{name}={value}" for name, value in env.items()) for env, _ in BAD_SETTINGS],
 )
-def test_a_bad_mail_setting_stops_the_sender_at_start_with_one_clear_line(
+def test_a_bad_setting_stops_the_sender_at_start_with_one_clear_line(
     app, smtp_server, env, message
 ):
     email = queue_email("olive@acme.test", "Token revoked", "text", "<p>html</p>")

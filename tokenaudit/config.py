@@ -166,7 +166,7 @@ def load_config(instance_path: Path) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "REAUTH_SECONDS": 600,
         # A session unused this long ends on the server (SPEC 13); 12 hours by default.
-        "SESSION_IDLE_MINUTES": int(os.environ.get("SESSION_IDLE_MINUTES") or 720),
+        "SESSION_IDLE_MINUTES": _env_number("SESSION_IDLE_MINUTES", 720, 1, 525600),
         "BCRYPT_ROUNDS": 12,
         # memory:// counts per process; redis://host:6379/0 shares the limits between servers.
         "RATELIMIT_STORAGE_URI": _rate_limit_storage(os.environ.get("RATELIMIT_STORAGE_URI")),
@@ -177,7 +177,7 @@ def load_config(instance_path: Path) -> dict:
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         # Proxies in front that set X-Forwarded-For/-Proto: rate limits and logs then see the
         # client's address rather than the proxy's. 0 when clients connect directly.
-        "TRUSTED_PROXY_COUNT": int(os.environ.get("TRUSTED_PROXY_COUNT") or 0),
+        "TRUSTED_PROXY_COUNT": _env_number("TRUSTED_PROXY_COUNT", 0, 0, 10),
         # Secret scanners' public keys (GitHub's public_keys JSON); unset, reports are refused.
         "SECRET_SCANNING_KEYS_FILE": os.environ.get("SECRET_SCANNING_KEYS_FILE") or None,
         # Per client address, counted before the signature is checked, so forged reports too.
