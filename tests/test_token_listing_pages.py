@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from conftest import make_token, make_user
+from reference import expected_prefixes
 
 from tokenaudit import token_listing
 from tokenaudit.extensions import db
@@ -15,7 +16,8 @@ USAGES = [(None, None), ("GET", "/api/v2/me/"), ("DELETE", "/api/v2/tokens/3/")]
 
 @pytest.fixture
 def many_tokens(org, admin):
-    """130 tokens (three pages), two owners sharing a name, a third of them never used."""
+    """130 tokens (three pages), two owners sharing a name, a third of them never used, names
+    numbered past 9."""
     owners = [
         make_user(org, "ann1@acme.test", "Ann Lee"),
         make_user(org, "ann2@acme.test", "ann lee"),
@@ -28,7 +30,7 @@ def many_tokens(org, admin):
             ApiToken(
                 user_id=owners[number % 3].id,
                 organization_id=org.id,
-                name=f"{'job' if number % 4 else 'Sync'} {number % 7}",
+                name=f"{'job' if number % 4 else 'Sync'} {number % 11}",  # job 2 before job 10
                 prefix=f"tka_{number:08}",
                 digest="0" * 64,
                 created_at=now - timedelta(minutes=(number * 37) % 130),
@@ -40,32 +42,6 @@ def many_tokens(org, admin):
         )
     db.session.commit()
     return db.session.query(ApiToken).all()
-
-
-def expected(tokens, sort, direction, q=""):
-    def key(token):
-        never = token.last_used_at is None
-        return {
-            "name": (token.name.lower(),),
-            "prefix": (token.prefix,),
-            "user": (token.owner.full_name.lower(), token.owner.id),
-            "created": (token.created_at,),
-            "last_used": (not never, token.last_used_at or utcnow()),
-            "last_usage": (not never, token.last_used_method or "", token.last_used_path or ""),
-            "expires": (token.expires_at is None, token.expires_at or utcnow()),
-        }[sort]
-
-    q = q.lower()
-    found = [
-        t
-        for t in tokens
-        if q in t.name.lower()
-        or q in t.prefix.lower()
-        or q in t.owner.email
-        or q in t.owner.full_name.lower()
-    ]
-    found.sort(key=lambda t: (key(t), t.id), reverse=direction == "desc")
-    return [t.prefix for t in found]
 
 
 def every_page(organization_id, sort, direction, q=""):
@@ -86,7 +62,7 @@ def test_pages_join_up_into_the_full_order(monkeypatch, org, many_tokens, q, few
     for sort in SORT_COLUMNS:
         for direction in ("asc", "desc"):
             total, prefixes = every_page(org.id, sort, direction, q)
-            assert prefixes == expected(many_tokens, sort, direction, q), (sort, direction)
+            assert prefixes == expected_prefixes(many_tokens, q, sort, direction), (sort, direction)
             assert total == len(prefixes)
 
 
