@@ -6,17 +6,13 @@ import logging
 import os
 import re
 import shutil
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from flask import Flask, g, has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
@@ -24,10 +20,11 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 
+from bench.server import Mailbox, SMTPServer, free_port
 from tokenaudit import create_app
 from tokenaudit.accounts import hash_password, normalize_email
 from tokenaudit.clock import move_clock, reset_clock
-from tokenaudit.extensions import db
+from tokenaudit.extensions import db, mail
 from tokenaudit.models import ApiToken, Organization, User
 from tokenaudit.personal_tokens import create_personal_token
 from tokenaudit.tokens import checksum, generate_token
@@ -343,56 +340,33 @@ def wrong_secret(value: str) -> str:
     return body + checksum(body)
 
 
-@dataclass
-class Mailbox:
-    """What a real SMTP server on loopback received."""
-
-    messages: list[Message] = field(default_factory=list)
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        message = message_from_bytes(envelope.original_content)
-        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
-        self.messages.append(message)
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
-def serve_mail(app: Flask, mailbox: Mailbox, **options) -> Iterator[Mailbox]:
-    """An aiosmtpd server on 127.0.0.1 (`options`: aiosmtpd's, e.g. ssl_context) that the app
-    sends its mail to, into `mailbox`."""
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(), **options)
-    controller.start()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port)
-    from tokenaudit.extensions import mail
-
-    mail.init_app(app)
-    try:
-        yield mailbox
-    finally:
-        controller.stop()
+def serve_mail(app: Flask, mailbox: Mailbox | None = None, **options) -> Iterator[Mailbox]:
+    """A real SMTP server on 127.0.0.1 (`options`: aiosmtpd's, e.g. ssl_context) that the app
+    sends its mail to: its mailbox."""
+    with SMTPServer(mailbox, **options) as server:
+        send_mail_to(app, server.port)
+        yield server.mailbox
 
 
 @pytest.fixture
 def smtp_server(app: Flask):
-    """An aiosmtpd server on 127.0.0.1 that the app sends its mail to."""
-    with serve_mail(app, Mailbox()) as mailbox:
+    """An SMTP server on 127.0.0.1 that the app sends its mail to: its mailbox."""
+    with serve_mail(app) as mailbox:
         yield mailbox
+
+
+def send_mail_to(app: Flask, port: int) -> None:
+    """The app's mail goes to this loopback port from now on."""
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    mail.init_app(app)
 
 
 @pytest.fixture
 def refusing_smtp_server(app: Flask) -> int:
     """A loopback port where nothing listens: every connection is refused."""
     port = free_port()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
-    from tokenaudit.extensions import mail
-
-    mail.init_app(app)
+    send_mail_to(app, port)
     return port
 
 

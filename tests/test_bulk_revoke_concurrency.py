@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import base_config, make_org, make_user
-from servers import GunicornServer
 
+from bench.server import Gunicorn
 from tokenaudit import create_app
 from tokenaudit.extensions import db
 from tokenaudit.models import Activity
@@ -38,7 +38,7 @@ def populate(database_url: str) -> tuple[str, list[int], list[str]]:
     return admin_value, ids, values
 
 
-def call(server: GunicornServer, method: str, path: str, value: str, body=None):
+def call(server: Gunicorn, method: str, path: str, value: str, body=None):
     connection = server.connection(timeout=60)
     try:
         headers = {"Authorization": f"Token {value}", "Content-Type": "application/json"}
@@ -51,7 +51,7 @@ def call(server: GunicornServer, method: str, path: str, value: str, body=None):
 
 def test_the_same_bulk_revoke_twice_at_once_revokes_each_token_once(served_database_url, tmp_path):
     admin_value, ids, values = populate(served_database_url)
-    server = GunicornServer({"DATABASE_URL": served_database_url}, tmp_path, workers=4)
+    server = Gunicorn({"DATABASE_URL": served_database_url}, tmp_path / "gunicorn.log", workers=4)
     revoke = ("POST", "/api/v2/organization/tokens/revoke/", admin_value, {"ids": ids})
     try:
         with ThreadPoolExecutor(8) as pool:

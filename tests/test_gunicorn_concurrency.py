@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import pytest
 from conftest import base_config, make_org, make_user
-from servers import GunicornServer
 
+from bench.server import Gunicorn
 from tokenaudit import create_app
 from tokenaudit.extensions import db
 from tokenaudit.personal_tokens import create_personal_token
@@ -60,7 +60,7 @@ def populate(database_url: str) -> Population:
     return Population(tokens, admin_value)
 
 
-def send(server: GunicornServer, method: str, path: str, value: str) -> int:
+def send(server: Gunicorn, method: str, path: str, value: str) -> int:
     connection = server.connection(timeout=30)
     try:
         connection.request(method, path, headers={"Authorization": f"Token {value}"})
@@ -75,7 +75,7 @@ def send(server: GunicornServer, method: str, path: str, value: str) -> int:
 
 def test_concurrent_requests_while_revoking(served_database_url, tmp_path):
     population = populate(served_database_url)
-    server = GunicornServer({"DATABASE_URL": served_database_url}, tmp_path, workers=4)
+    server = Gunicorn({"DATABASE_URL": served_database_url}, tmp_path / "gunicorn.log", workers=4)
     revoked_at: dict[int, float] = {}  # token index -> when the revoke's 204 came back
     outcomes: list[Outcome] = []
     done = threading.Semaphore(0)

@@ -8,10 +8,10 @@ import sys
 from collections.abc import Iterable
 
 import pytest
-from conftest import PASSWORD, auth_header, bad_checksum, free_port, make_token
+from conftest import PASSWORD, auth_header, bad_checksum, make_token
 from flask import g
-from servers import PROJECT_ROOT, wait_until_listening
 
+from bench.server import PROJECT_ROOT, free_port, wait_until_listening
 from tokenaudit.extensions import db
 from tokenaudit.tokens import generate_token
 

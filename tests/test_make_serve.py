@@ -8,9 +8,8 @@ import subprocess
 import time
 
 import pytest
-from conftest import free_port
-from servers import PROJECT_ROOT, wait_until_listening
 
+from bench.server import PROJECT_ROOT, free_port, wait_until_listening
 from tokenaudit.extensions import db
 from tokenaudit.outbox import queue_email
 

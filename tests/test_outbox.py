@@ -16,14 +16,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from conftest import (
-    Mailbox,
     auth_header,
-    free_port,
     make_token,
     make_user,
     run_at_the_same_moment,
+    send_mail_to,
     serve_mail,
 )
 from cryptography import x509
@@ -34,35 +32,17 @@ from flask import Flask
 from servers import MailSender
 from sqlalchemy import select
 
-from tokenaudit.extensions import db, mail
+from bench.server import Mailbox, SMTPServer, free_port
+from tokenaudit.extensions import db
 from tokenaudit.models import Activity, OutboxEmail
 from tokenaudit.outbox import deliver_due, queue_email
-
-
-class SwitchableSMTPServer:
-    """A real aiosmtpd server on one loopback port that a test stops and starts again."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.mailbox = Mailbox()
-        self._controller: Controller | None = None
-
-    def start(self) -> None:
-        self._controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
 
 
 @pytest.fixture
 def smtp(app: Flask):
     """The app's SMTP server, down until the test starts it."""
-    server = SwitchableSMTPServer()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port)
-    mail.init_app(app)
+    server = SMTPServer()
+    send_mail_to(app, server.port)
     yield server
     server.stop()
 
@@ -293,8 +273,7 @@ def silent_smtp_server(app: Flask):
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
-        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=listener.getsockname()[1])
-        mail.init_app(app)
+        send_mail_to(app, listener.getsockname()[1])
         yield
 
 

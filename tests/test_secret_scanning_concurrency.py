@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import base_config, make_org, make_user
-from servers import GunicornServer
 from test_secret_scanning import ENDPOINT, SigningKey, entry, write_keys_file
 
+from bench.server import Gunicorn
 from tokenaudit import create_app
 from tokenaudit.extensions import db
 from tokenaudit.models import Activity
@@ -48,13 +48,13 @@ def test_the_same_report_sent_at_once_revokes_each_token_once(served_database_ur
     write_keys_file(keys_file, key)
     body = json.dumps([entry(value) for value in values]).encode()
     headers = {"Content-Type": "application/json", **key.headers(body)}
-    server = GunicornServer(
+    server = Gunicorn(
         {
             "DATABASE_URL": served_database_url,
             "SECRET_SCANNING_KEYS_FILE": str(keys_file),
             "MAIL_SERVER": None,
         },
-        tmp_path,
+        tmp_path / "gunicorn.log",
         workers=2,
     )
 
