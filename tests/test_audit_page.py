@@ -5,7 +5,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import auth_header, make_org, make_token, make_user
+from conftest import auth_header, database, make_org, make_token, make_user, update_stored
 from markup import by_id, column_headers, parse, shown_text
 from reference import expected_prefixes
 
@@ -31,26 +31,33 @@ def row_prefixes(html: str) -> list[str]:
 @pytest.fixture
 def tokens(org, admin):
     """A varied set of tokens: names, owners and usage differ, some never used."""
-    owners = [
-        make_user(org, "zoe@acme.test", "zoe Zimmer"),
-        make_user(org, "adam@acme.test", "Adam Ant"),
-        make_user(org, "mia@elsewhere.test", "Mia Müller"),
-    ]
-    now = utcnow()
-    made = []
-    usages = [("GET", "/api/v2/me/"), ("DELETE", "/api/v2/tokens/3/"), ("GET", "/api/v2/tokens/")]
-    for index, name in enumerate(
-        ["beta job", "Alpha sync", "gamma", "Delta", "epsilon CI", "Zeta"]
-    ):
-        token, _ = make_token(owners[index % 3], name)
-        token.created_at = now - timedelta(days=10 - index)
-        # Two never expire, one has expired; the others in an order unlike any other column's.
-        token.expires_at = None if index in (1, 4) else now + timedelta(days=(index * 5) % 7 - 1)
-        if index % 2 == 0:
-            token.last_used_at = now - timedelta(hours=index + 1)
-            token.last_used_method, token.last_used_path = usages[index % 3]
-        made.append(token)
-    db.session.commit()
+    with database():
+        owners = [
+            make_user(org, "zoe@acme.test", "zoe Zimmer"),
+            make_user(org, "adam@acme.test", "Adam Ant"),
+            make_user(org, "mia@elsewhere.test", "Mia Müller"),
+        ]
+        now = utcnow()
+        made = []
+        usages = [
+            ("GET", "/api/v2/me/"),
+            ("DELETE", "/api/v2/tokens/3/"),
+            ("GET", "/api/v2/tokens/"),
+        ]
+        for index, name in enumerate(
+            ["beta job", "Alpha sync", "gamma", "Delta", "epsilon CI", "Zeta"]
+        ):
+            token, _ = make_token(owners[index % 3], name)
+            token.created_at = now - timedelta(days=10 - index)
+            # Two never expire, one has expired; the others in an order unlike any other column's.
+            token.expires_at = (
+                None if index in (1, 4) else now + timedelta(days=(index * 5) % 7 - 1)
+            )
+            if index % 2 == 0:
+                token.last_used_at = now - timedelta(hours=index + 1)
+                token.last_used_method, token.last_used_path = usages[index % 3]
+            made.append(token)
+        db.session.commit()
     return made
 
 
@@ -184,8 +191,9 @@ def test_pages_of_50_with_total_count(admin_client, admin):
         )
         for i in range(120)
     ]
-    db.session.add_all(rows)
-    db.session.commit()
+    with database():
+        db.session.add_all(rows)
+        db.session.commit()
     first = admin_client.htmx_get("/tokens?sort=name").get_data(as_text=True)
     assert "120 tokens" in first and "Page 1 of 3" in first
     assert len(row_prefixes(first)) == PAGE_SIZE
@@ -267,9 +275,7 @@ def test_search_follows_new_revoked_and_renamed_tokens_and_owners(admin_client, 
     admin_client.submit(f"/tokens/{fresh.id}/revoke")
     assert row_prefixes(admin_client.htmx_get("/tokens?q=pipeline").get_data(as_text=True)) == []
     assert prefix not in row_prefixes(admin_client.htmx_get("/tokens").get_data(as_text=True))
-    owner = tokens[0].owner
-    owner.full_name = "Renamed Person"
-    db.session.commit()
+    update_stored(tokens[0].owner, full_name="Renamed Person")
     assert shown_names(admin_client, "renamed person", tokens) == {"beta job", "Delta"}
     assert shown_names(admin_client, "zimmer", tokens) == set()
 

@@ -8,7 +8,15 @@ the API and the audit page, and change tokens and owners the ways other workers 
 import threading
 
 import pytest
-from conftest import PASSWORD, auth_header, base_config, make_org, make_token, make_user
+from conftest import (
+    PASSWORD,
+    auth_header,
+    base_config,
+    make_org,
+    make_token,
+    make_user,
+    update_stored,
+)
 from reference import matches_search
 
 from tokenaudit import create_app
@@ -115,9 +123,7 @@ def test_a_renamed_owner_is_found_by_the_new_name_at_once_and_not_by_the_old(cli
     for number in range(3):
         make_token(owner, f"job {number}")
     assert search(client, admin_value, "dana old") == ["job 0", "job 1", "job 2"]
-    owner.full_name = "Dana Neuwald"
-    owner.email = "dana.n@acme.test"
-    db.session.commit()
+    update_stored(owner, full_name="Dana Neuwald", email="dana.n@acme.test")
     assert search(client, admin_value, "NEUWALD") == ["job 0", "job 1", "job 2"]
     assert search(client, admin_value, "dana.n@") == ["job 0", "job 1", "job 2"]
     assert search(client, admin_value, "dana old") == []

@@ -7,7 +7,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import base_config, make_org, make_user
+from conftest import base_config, count_rows, make_org, make_user
 from test_secret_scanning import ENDPOINT, SigningKey, entry, write_keys_file
 
 from bench.server import Gunicorn
@@ -35,7 +35,7 @@ def leaked_values(database_url: str) -> list[str]:
 def revocations(database_url: str) -> int:
     app = create_app(base_config(database_url))
     with app.app_context():
-        count = db.session.query(Activity).filter_by(kind="token_revoked").count()
+        count = count_rows(Activity, kind="token_revoked")
         db.session.remove()
         db.engine.dispose()
     return count
