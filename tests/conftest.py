@@ -9,6 +9,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
 
@@ -156,6 +157,38 @@ def served_database_url(request, tmp_path) -> str:
     if not TEST_DATABASE_URL:
         pytest.skip("PostgreSQL run only: set TEST_DATABASE_URL")
     return request.getfixturevalue("database_url")
+
+
+@contextmanager
+def served_database(database_url: str) -> Iterator[scoped_session]:
+    """The database a real server (gunicorn) serves, worked on from the test: an app context of
+    its own, its connections closed after so that they hold nothing the server waits for."""
+    app = create_app(base_config(database_url))
+    with app.app_context():
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+@dataclass
+class Population:
+    admin_value: str  # the superuser's token
+    tokens: list[tuple[int, str]]  # (id, value) of each member's token
+
+
+def populate(database_url: str, name: str, members: int, tokens: int) -> Population:
+    """On a served database: organization `name`, a superuser with a token, and `tokens` tokens
+    named "<name> <n>" (in lower case) spread over `members` members."""
+    lower = name.lower()
+    with served_database(database_url):
+        organization = make_org(name)
+        admin = make_user(organization, f"root@{lower}.test", "Root Admin", superuser=True)
+        _, admin_value = make_token(admin, "revoker")
+        people = [make_user(organization, f"member{n}@{lower}.test") for n in range(members)]
+        made = [make_token(people[n % members], f"{lower} {n}") for n in range(tokens)]
+        return Population(admin_value, [(token.id, value) for token, value in made])
 
 
 @pytest.fixture
