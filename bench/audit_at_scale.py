@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, text
 from bench.client import Client, api_token, sign_in
 from bench.databases import migrate_and_seed, sqlite_url, throwaway_postgres
 from bench.measure import latency, percentile
-from bench.server import PROJECT_ROOT, Gunicorn
+from bench.server import BENCH_APP, PROJECT_ROOT, Gunicorn, bench_environment
 
 ADMIN_EMAIL = "admin@demo.example.com"
 PASSWORD = "demo-password"
@@ -271,7 +271,7 @@ def measure_one_database(database: str, args: argparse.Namespace) -> AuditAtScal
         seeded = migrate_and_seed(label, url, args.users, args.tokens_per_user)
         print(f"seeded in {seeded.seed_seconds:.1f} s", flush=True)
         server = stack.enter_context(
-            Gunicorn(url, workers=args.workers, log_path=directory / "log")
+            Gunicorn(bench_environment(url), directory / "log", workers=args.workers, app=BENCH_APP)
         )
         return measure_audit_at_scale(server, url, label, args.requests)
 

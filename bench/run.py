@@ -34,7 +34,7 @@ from bench.measure import (
     throughput,
 )
 from bench.report import DatabaseResult, table_lines, target_lines, write_markdown
-from bench.server import PROJECT_ROOT, Gunicorn
+from bench.server import BENCH_APP, PROJECT_ROOT, Gunicorn, bench_environment
 
 ADMIN_EMAIL = "admin@demo.example.com"
 PASSWORD = "demo-password"
@@ -222,7 +222,9 @@ def bench_database(
         seed_seconds=database.seed_seconds,
     )
     say(f"{database.label}: seeded in {database.seed_seconds:.1f} s")
-    with Gunicorn(database.url, workers=args.workers, log_path=log) as server:
+    with Gunicorn(
+        bench_environment(database.url), log, workers=args.workers, app=BENCH_APP
+    ) as server:
         measure_views(server.port, args, result)
         measure_views_during_changes(server.port, args, result)
         measure_authentication(server.port, database.url, args, result, peer)
@@ -267,11 +269,10 @@ def drf_peer(directory: Path, args: argparse.Namespace, log: Path) -> Iterator[t
     )
     key = seeded.stdout.strip().splitlines()[-1]
     with Gunicorn(
-        f"sqlite:///{database}",
+        {**bench_environment(f"sqlite:///{database}"), **environment},
+        log,
         workers=args.workers,
-        log_path=log,
         app="bench.drf_peer.wsgi:application",
-        extra_environment=environment,
     ) as server:
         yield server.port, key
 

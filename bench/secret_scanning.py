@@ -21,11 +21,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from aiosmtpd.controller import Controller
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -37,7 +34,7 @@ from bench.databases import (
     sqlite_url,
     throwaway_postgres,
 )
-from bench.server import Gunicorn, free_port
+from bench.server import BENCH_APP, Gunicorn, SMTPServer, bench_environment
 
 ENDPOINT = "/api/v2/secret-scanning/"
 REPORT_SIZE = 1000
@@ -53,28 +50,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--postgres", choices=("auto", "skip"), default="auto")
     return parser.parse_args(argv)
-
-
-class Mailbox:
-    """Counts what the SMTP server received."""
-
-    def __init__(self) -> None:
-        self.received = 0
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        self.received += 1
-        return "250 OK"
-
-
-@contextmanager
-def smtp_server() -> Iterator[tuple[int, Mailbox]]:
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield controller.port, mailbox
-    finally:
-        controller.stop()
 
 
 def write_keys_file(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
@@ -155,25 +130,27 @@ def measure(label: str, database_url: str, args: argparse.Namespace, scratch: Pa
     keys_file = scratch / "secret_scanning_keys.json"
     write_keys_file(keys_file, key)
     rng = random.Random(15)
-    with smtp_server() as (smtp_port, mailbox):
+    with SMTPServer() as smtp:
         os.environ.update(
             DATABASE_URL=database_url,
             SECRET_KEY="benchmark only, not a secret",
             SECRET_SCANNING_KEYS_FILE=str(keys_file),
             SECRET_SCANNING_RATE_LIMIT="1000/minute",
             MAIL_SERVER="127.0.0.1",
-            MAIL_PORT=str(smtp_port),
+            MAIL_PORT=str(smtp.port),
         )
         reports = []
         for _ in range(args.reports):
             live, prefixes = create_live_tokens(args.live)
             reports.append(mixed_report(live, prefixes, rng))
-        with Gunicorn(database_url, workers=args.workers) as server:
+        with Gunicorn(
+            bench_environment(database_url), workers=args.workers, app=BENCH_APP
+        ) as server:
             client = Client(server.port, timeout=60)
             send(client, key, [{"token": "warm-up", "type": "x"}])
             first, again, mailed = [], [], []
             for report in reports:
-                expected = mailbox.received + args.live
+                expected = len(smtp.mailbox.messages) + args.live
                 reply = send(client, key, report)
                 answered = time.perf_counter()
                 labels = [item["label"] for item in reply.json()]
@@ -183,7 +160,7 @@ def measure(label: str, database_url: str, args: argparse.Namespace, scratch: Pa
                 )
                 first.append(reply.seconds)
                 # The emails go out after the answer; the next report waits for them (bounded).
-                while mailbox.received < expected and time.perf_counter() - answered < 60:
+                while len(smtp.mailbox.messages) < expected and time.perf_counter() - answered < 60:
                     time.sleep(0.01)
                 mailed.append(time.perf_counter() - answered)
             for report in reports:
@@ -194,7 +171,7 @@ def measure(label: str, database_url: str, args: argparse.Namespace, scratch: Pa
     print(
         f"{label}: {args.reports} reports of {REPORT_SIZE} entries, {args.live} live tokens each"
         f" ({args.workers} gunicorn workers, real SMTP on loopback:"
-        f" {mailbox.received} emails received)"
+        f" {len(smtp.mailbox.messages)} emails received)"
     )
     print(figures("first time (answer: revokes committed)", first))
     print(figures("then every owner's email received, after the answer", mailed))

@@ -12,25 +12,21 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from bench.server import PROJECT_ROOT, Gunicorn, RedisServer, free_port, wait_until_listening
+
 EMAIL, PASSWORD = "owner@bench.example", "the right password"
 GUESSES = 60
-LOG = open(os.environ.get("BENCH_LOG", os.devnull), "wb")  # noqa: SIM115
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# Where the servers' output goes (appended); by default nowhere.
+LOG_PATH = Path(os.environ["BENCH_LOG"]) if os.environ.get("BENCH_LOG") else None
+TOKEN_AUTH = "/api/v2/api-token-auth/"
 
 
 def prepare_database(path: Path) -> str:
@@ -47,97 +43,74 @@ def prepare_database(path: Path) -> str:
     return url
 
 
-def wait_until_listening(port: int, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("server exited before listening")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("server did not listen within 30 s")
-
-
-def guess_at_once(port: int) -> Counter:
-    start = threading.Barrier(GUESSES)
+def guess_at_once(port: int, email: str = EMAIL, guesses: int = GUESSES) -> Counter:
+    """`guesses` wrong passwords for one account, all sent at the same moment; their statuses.
+    (tests/test_sign_in_budget.py sends them too.)"""
+    start = threading.Barrier(guesses)
     statuses: Counter = Counter()
     lock = threading.Lock()
 
     def guess(number: int) -> None:
-        body = json.dumps({"username": EMAIL, "password": f"wrong guess {number}"})
+        body = json.dumps({"username": email, "password": f"wrong guess {number}"})
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         start.wait(timeout=30)
-        connection.request(
-            "POST", "/api/v2/api-token-auth/", body, {"Content-Type": "application/json"}
-        )
-        status = connection.getresponse().status
-        connection.close()
+        try:
+            connection.request("POST", TOKEN_AUTH, body, {"Content-Type": "application/json"})
+            status = connection.getresponse().status
+        finally:
+            connection.close()
         with lock:
             statuses[status] += 1
 
-    threads = [threading.Thread(target=guess, args=(n,)) for n in range(GUESSES)]
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(guesses)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=240)
     return statuses
 
 
-def run_server(command: list[str], env: dict[str, str], port: int) -> Counter:
-    process = subprocess.Popen(
-        command, cwd=PROJECT_ROOT, env=env, stdout=LOG, stderr=subprocess.STDOUT
-    )
-    try:
-        wait_until_listening(port, process)
-        return guess_at_once(port)
-    finally:
-        process.terminate()
-        process.wait(30)
+def on_development_server(env: dict[str, str]) -> Counter:
+    """`flask run`, as `make run` serves."""
+    port = free_port()
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "run"]
+    command += ["--port", str(port), "--with-threads"]
+    with open(LOG_PATH or os.devnull, "ab") as log:
+        process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_until_listening(port, process)
+            return guess_at_once(port)
+        finally:
+            process.terminate()
+            process.wait(30)
+
+
+def on_gunicorn(env: dict[str, str], redis: bool) -> Counter:
+    """gunicorn as deployed with 4 workers, counting in memory (each its own) or in Redis."""
+    with ExitStack() as stack:
+        if redis:
+            env = {**env, "RATELIMIT_STORAGE_URI": stack.enter_context(RedisServer()).url}
+        server = stack.enter_context(Gunicorn(env, LOG_PATH, workers=4))
+        return guess_at_once(server.port)
 
 
 def main() -> int:
-    redis_binary = shutil.which("redis-server")
+    setups = [("development server (flask run)", "dev", False)]
+    if not os.environ.get("ONLY_DEV"):
+        setups += [("gunicorn, 4 workers, memory://", "gunicorn", False)]
+    if shutil.which("redis-server"):
+        setups += [("gunicorn, 4 workers, Redis", "gunicorn", True)]
+    rows = []
     with tempfile.TemporaryDirectory() as workdir:
-        rows = []
-        setups = [("development server (flask run)", "dev", None)]
-        setups += [("gunicorn, 4 workers, memory://", "gunicorn", None)] * (
-            not os.environ.get("ONLY_DEV")
-        )
-        if redis_binary:
-            setups += [("gunicorn, 4 workers, Redis", "gunicorn", "redis")]
-        for number, (label, server, storage) in enumerate(setups):
+        for number, (label, server, redis) in enumerate(setups):
             database = prepare_database(Path(workdir) / f"budget{number}.db")
-            port = free_port()
-            env = {
-                **os.environ,
-                "DATABASE_URL": database,
-                "SECRET_KEY": "bench",
-                "SESSION_COOKIE_SECURE": "false",
-            }
-            redis = None
-            if storage == "redis":
-                redis_port = free_port()
-                redis = subprocess.Popen(
-                    [redis_binary, "--bind", "127.0.0.1", "--port", str(redis_port), "--save", ""],
-                    stdout=subprocess.DEVNULL,
-                )
-                env["RATELIMIT_STORAGE_URI"] = f"redis://127.0.0.1:{redis_port}/0"
-            try:
-                if server == "dev":
-                    command = [sys.executable, "-m", "flask", "--app", "wsgi", "run"]
-                    command += ["--port", str(port), "--with-threads"]
-                else:
-                    env.update(GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="4")
-                    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
-                if redis is not None:
-                    time.sleep(0.5)
-                statuses = run_server(command, env, port)
-            finally:
-                if redis is not None:
-                    redis.terminate()
-                    redis.wait(10)
+            env = {**os.environ, "DATABASE_URL": database, "SECRET_KEY": "bench"}
+            if server == "dev":
+                statuses = on_development_server({**env, "SESSION_COOKIE_SECURE": "false"})
+            else:
+                statuses = on_gunicorn(env, redis)
             rows.append((label, statuses))
     print(f"{GUESSES} simultaneous wrong passwords, one account, one address (bcrypt cost 12)")
     print(f"{'server':<34} {'checked (401)':>14} {'refused (429)':>14} {'other':>6}")

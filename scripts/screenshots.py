@@ -14,8 +14,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from conftest import migrate_database  # noqa: E402
 from e2e.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from e2e.live_server import LiveServer, migrate_database  # noqa: E402
+from e2e.live_server import LiveServer  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from tokenaudit.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD, seed_demo_organization  # noqa: E402
@@ -26,7 +27,8 @@ OUTPUT = ROOT / "docs" / "screenshots"
 def main() -> None:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as workdir:
-        template = migrate_database(Path(workdir) / "template.db")
+        template = Path(workdir) / "template.db"
+        migrate_database(f"sqlite:///{template}")
         live = LiveServer(template, Path(workdir)).start()
         try:
             with live.database():

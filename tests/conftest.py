@@ -6,28 +6,28 @@ import logging
 import os
 import re
 import shutil
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from email import message_from_bytes
+from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
-from flask import Flask, g, has_app_context
-from flask.testing import FlaskClient
+from flask import Flask, has_app_context
+from flask.cli import FlaskGroup
+from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
 from hypothesis import HealthCheck, settings
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import scoped_session, selectinload
 
+from bench.server import Mailbox, SMTPServer, free_port
 from tokenaudit import create_app
 from tokenaudit.accounts import hash_password, normalize_email
 from tokenaudit.clock import move_clock, reset_clock
-from tokenaudit.extensions import db
+from tokenaudit.extensions import db, mail
 from tokenaudit.models import ApiToken, Organization, User
 from tokenaudit.personal_tokens import create_personal_token
 from tokenaudit.tokens import checksum, generate_token
@@ -160,32 +160,85 @@ def served_database_url(request, tmp_path) -> str:
     return request.getfixturevalue("database_url")
 
 
+@contextmanager
+def served_database(database_url: str) -> Iterator[scoped_session]:
+    """The database a real server (gunicorn) serves, worked on from the test: an app context of
+    its own, its connections closed after so that they hold nothing the server waits for."""
+    app = create_app(base_config(database_url))
+    with app.app_context():
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+@dataclass
+class Population:
+    admin_value: str  # the superuser's token
+    tokens: list[tuple[int, str]]  # (id, value) of each member's token
+
+
+def populate(database_url: str, name: str, members: int, tokens: int) -> Population:
+    """On a served database: organization `name`, a superuser with a token, and `tokens` tokens
+    named "<name> <n>" (in lower case) spread over `members` members."""
+    lower = name.lower()
+    with served_database(database_url):
+        organization = make_org(name)
+        admin = make_user(organization, f"root@{lower}.test", "Root Admin", superuser=True)
+        _, admin_value = make_token(admin, "revoker")
+        people = [make_user(organization, f"member{n}@{lower}.test") for n in range(members)]
+        made = [make_token(people[n % members], f"{lower} {n}") for n in range(tokens)]
+        return Population(admin_value, [(token.id, value) for token, value in made])
+
+
 @pytest.fixture
 def app_config() -> dict:
     """Override in a test module to change the app's config."""
     return {}
 
 
+# The app of the running test: what database() and the factories open a context of.
+_app_under_test: Flask | None = None
+
+
 @pytest.fixture
 def app(database_url: str, app_config: dict) -> Flask:
+    """The app, holding no context: each request has its own, as in production, and a test's
+    own database work opens one with database()."""
+    global _app_under_test
     app = create_app({**base_config(database_url), **app_config})
+    _app_under_test = app
+    yield app
+    _app_under_test = None
     with app.app_context():
-        yield app
-        db.session.remove()
         db.engine.dispose()
+
+
+@contextmanager
+def database() -> Iterator[scoped_session]:
+    """A short app context of the test's app, for arranging or checking data directly, as a
+    request or a command has its own: `with database(): db.session...` (it yields db.session).
+
+    What is read or written here stays readable after the block, as it was then (nothing is
+    expired on commit): read it again in a new block to see what requests changed since.
+    Inside another app context (a factory called in a block, or with another app's context
+    pushed), it joins that one.
+    """
+    if has_app_context():
+        yield db.session
+        return
+    assert _app_under_test is not None, "database() needs the app fixture"
+    with _app_under_test.app_context():
+        db.session().expire_on_commit = False
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
 
 
 class Browser(FlaskClient):
     """A test client that signs in and sends the page's CSRF token with each form, like browsers."""
-
-    def open(self, *args, **kwargs):
-        # The `app` fixture's app context outlives requests, and with it `g`: without this, a
-        # request would inherit the previous request's signed-in user (g._login_user) and CSRF
-        # token (g.csrf_token), even from another client. In production each request has its own.
-        if has_app_context():
-            for name in list(vars(g)):
-                delattr(g, name)
-        return super().open(*args, **kwargs)
 
     def csrf_token(self) -> str:
         page = self.get("/login").get_data(as_text=True)
@@ -253,8 +306,17 @@ def run_at_the_same_moment(app: Flask, work, threads: int) -> None:
         raise errors[0]
 
 
+class CommandRunner(FlaskCliRunner):
+    """Runs a command as `flask --app wsgi <command>` does: through Flask's own command group,
+    which gives each command an app context of its own."""
+
+    def invoke(self, cli=None, args=None, **kwargs):
+        return super().invoke(cli or FlaskGroup(load_dotenv=False), args, **kwargs)
+
+
 @pytest.fixture
-def runner(app: Flask):
+def runner(app: Flask) -> CommandRunner:
+    app.test_cli_runner_class = CommandRunner
     return app.test_cli_runner()
 
 
@@ -263,11 +325,44 @@ def org(app: Flask) -> Organization:
     return make_org("Acme")
 
 
+def update_stored(stored: db.Model, **columns: object) -> None:
+    """Change a stored object's columns in the database, and in `stored` too: as a test sets
+    things up, or as another process would change them."""
+    with database():
+        row = db.session.get(type(stored), inspect(stored).identity)
+        for name, value in columns.items():
+            setattr(row, name, value)
+            setattr(stored, name, value)
+        db.session.commit()
+
+
+def count_rows(model: type[db.Model], **filters: object) -> int:
+    """How many rows of `model` (with these column values) the database holds now."""
+    with database():
+        return db.session.query(model).filter_by(**filters).count()
+
+
+def stored_rows(model: type[db.Model], **filters: object) -> list:
+    """The rows of `model` (with these column values) as the database holds them now, by id;
+    their columns and the objects they refer to (an activity's subject) stay readable after."""
+    with database():
+        rows = db.session.query(model).filter_by(**filters).order_by(model.id)
+        return rows.options(selectinload("*")).all()
+
+
+def reread(stored: db.Model) -> db.Model | None:
+    """The object as the database holds it now, read afresh (None once it is deleted)."""
+    with database():
+        return db.session.get(type(stored), inspect(stored).identity, populate_existing=True)
+
+
 def make_org(name: str) -> Organization:
-    organization = Organization(name=name)
-    db.session.add(organization)
-    db.session.commit()
-    return organization
+    with database():
+        organization = Organization(name=name)
+        db.session.add(organization)
+        db.session.commit()
+        db.session.refresh(organization)  # columns the database filled in, readable after
+        return organization
 
 
 def make_user(
@@ -280,22 +375,32 @@ def make_user(
     active: bool = True,
     password: str = PASSWORD,
 ) -> User:
-    user = User(
-        email=normalize_email(email),
-        full_name=name or email.split("@")[0].title(),
-        password_hash=hash_password(password),
-        organization=organization,
-        is_superuser=superuser,
-        can_manage_tokens=can_manage_tokens,
-        is_active=active,
-    )
-    db.session.add(user)
-    db.session.commit()
-    return user
+    with database():
+        user = User(
+            email=normalize_email(email),
+            full_name=name or email.split("@")[0].title(),
+            password_hash=hash_password(password),
+            # This session's copy: `organization` may come from another one.
+            organization=db.session.get(Organization, organization.id),
+            is_superuser=superuser,
+            can_manage_tokens=can_manage_tokens,
+            is_active=active,
+        )
+        db.session.add(user)
+        db.session.commit()
+        db.session.refresh(user)
+        user.organization  # noqa: B018 (loaded, so readable after the block)
+        return user
 
 
 def make_token(owner: User, name: str = "CI deploy") -> tuple[ApiToken, str]:
-    return create_personal_token(owner, name)
+    """A token as its owner creates it (activity recorded): the token, with its owner loaded,
+    and its value."""
+    with database():
+        token, value = create_personal_token(db.session.get(User, owner.id), name)
+        db.session.refresh(token)
+        token.owner.organization  # noqa: B018 (loaded, so readable after the block)
+        return token, value
 
 
 @pytest.fixture
@@ -326,10 +431,12 @@ def auth_header(value: str) -> dict:
 
 def count_queries():
     """Start recording every SQL statement sent: (the list, a function that stops recording)."""
+    with database():
+        engine = db.engine  # the app's one engine, which every request's session uses
     statements = []
     listener = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(db.engine, "before_cursor_execute", listener)
-    return statements, lambda: event.remove(db.engine, "before_cursor_execute", listener)
+    event.listen(engine, "before_cursor_execute", listener)
+    return statements, lambda: event.remove(engine, "before_cursor_execute", listener)
 
 
 def bad_checksum(value: str) -> str:
@@ -344,56 +451,33 @@ def wrong_secret(value: str) -> str:
     return body + checksum(body)
 
 
-@dataclass
-class Mailbox:
-    """What a real SMTP server on loopback received."""
-
-    messages: list[Message] = field(default_factory=list)
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        message = message_from_bytes(envelope.original_content)
-        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
-        self.messages.append(message)
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
-def serve_mail(app: Flask, mailbox: Mailbox, **options) -> Iterator[Mailbox]:
-    """An aiosmtpd server on 127.0.0.1 (`options`: aiosmtpd's, e.g. ssl_context) that the app
-    sends its mail to, into `mailbox`."""
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port(), **options)
-    controller.start()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port)
-    from tokenaudit.extensions import mail
-
-    mail.init_app(app)
-    try:
-        yield mailbox
-    finally:
-        controller.stop()
+def serve_mail(app: Flask, mailbox: Mailbox | None = None, **options) -> Iterator[Mailbox]:
+    """A real SMTP server on 127.0.0.1 (`options`: aiosmtpd's, e.g. ssl_context) that the app
+    sends its mail to: its mailbox."""
+    with SMTPServer(mailbox, **options) as server:
+        send_mail_to(app, server.port)
+        yield server.mailbox
 
 
 @pytest.fixture
 def smtp_server(app: Flask):
-    """An aiosmtpd server on 127.0.0.1 that the app sends its mail to."""
-    with serve_mail(app, Mailbox()) as mailbox:
+    """An SMTP server on 127.0.0.1 that the app sends its mail to: its mailbox."""
+    with serve_mail(app) as mailbox:
         yield mailbox
+
+
+def send_mail_to(app: Flask, port: int) -> None:
+    """The app's mail goes to this loopback port from now on."""
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    mail.init_app(app)
 
 
 @pytest.fixture
 def refusing_smtp_server(app: Flask) -> int:
     """A loopback port where nothing listens: every connection is refused."""
     port = free_port()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
-    from tokenaudit.extensions import mail
-
-    mail.init_app(app)
+    send_mail_to(app, port)
     return port
 
 
@@ -437,25 +521,26 @@ def log_records(caplog) -> CapturedLogs:
 def database_snapshot(skip_columns: frozenset[str] = frozenset()) -> dict[str, list[tuple]]:
     """Every row of every table (less `skip_columns`, as "table.column"), to show that a
     refused request changed nothing."""
-    db.session.expire_all()
     snapshot = {}
-    for table in db.metadata.sorted_tables:
-        columns = [c for c in table.columns if f"{table.name}.{c.name}" not in skip_columns]
-        rows = db.session.execute(table.select().with_only_columns(*columns)).all()
-        snapshot[table.name] = sorted((tuple(row) for row in rows), key=repr)
+    with database():
+        for table in db.metadata.sorted_tables:
+            columns = [c for c in table.columns if f"{table.name}.{c.name}" not in skip_columns]
+            rows = db.session.execute(table.select().with_only_columns(*columns)).all()
+            snapshot[table.name] = sorted((tuple(row) for row in rows), key=repr)
     return snapshot
 
 
 def every_stored_value(database_url: str) -> bytes:
     """All the database holds: the file's bytes for SQLite, every row of every table anywhere."""
-    rows = [
-        repr(row).encode()
-        for table in db.metadata.sorted_tables
-        for row in db.session.execute(table.select())
-    ]
-    if database_url.startswith("sqlite:///"):
-        db.session.remove()
-        db.engine.dispose()  # flush the WAL into the file
-        path = Path(database_url.removeprefix("sqlite:///"))
-        rows += [p.read_bytes() for p in path.parent.glob(path.name + "*")]
+    with database():
+        rows = [
+            repr(row).encode()
+            for table in db.metadata.sorted_tables
+            for row in db.session.execute(table.select())
+        ]
+        if database_url.startswith("sqlite:///"):
+            db.session.remove()
+            db.engine.dispose()  # flush the WAL into the file
+            path = Path(database_url.removeprefix("sqlite:///"))
+            rows += [p.read_bytes() for p in path.parent.glob(path.name + "*")]
     return b"\n".join(rows)

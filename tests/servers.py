@@ -1,133 +1,26 @@
-"""Real servers for tests: gunicorn serving the app, redis-server, on 127.0.0.1 only; the mail
-sender process."""
+"""Real servers for tests, on 127.0.0.1 only. bench/server.py starts gunicorn (as deployed) and
+redis-server for the benchmark and the tests alike; here, what only tests need: redis-server
+skipped where missing, and the mail sender process on the test app's database."""
 
 from __future__ import annotations
 
-import http.client
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from conftest import free_port, skip_unless_available
+from conftest import skip_unless_available
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-
-
-def wait_until_listening(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
-    """Wait until something answers HTTP on the port; fail if the process dies first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before listening")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/login")
-            connection.getresponse().read()
-            connection.close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing answered on 127.0.0.1:{port} within {timeout} s")
+from bench.server import PROJECT_ROOT, REDIS_SERVER, RedisServer, free_port
 
 
-class GunicornServer:
-    """`gunicorn -c gunicorn.conf.py` as deployed, bound to a free loopback port."""
-
-    def __init__(self, env: dict[str, str | None], log_dir: Path, workers: int = 1) -> None:
-        """Start serving; `env` adds variables, or removes them with None."""
-        self.port = free_port()
-        self.log_path = log_dir / f"gunicorn-{self.port}.log"
-        environment = {
-            **os.environ,
-            "SECRET_KEY": "test secret key",
-            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
-            "GUNICORN_WORKERS": str(workers),
-            "GUNICORN_ACCESS_LOG": "-",
-            "SESSION_COOKIE_SECURE": "false",  # the tests talk plain http
-            **env,
-        }
-        environment = {name: value for name, value in environment.items() if value is not None}
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
-            cwd=PROJECT_ROOT,
-            env=environment,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_until_listening(self.port, self.process)
-        except RuntimeError:
-            self.stop()
-            raise RuntimeError(self.log()) from None
-
-    def connection(self, timeout: float = 30) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-
-    def log(self) -> str:
-        """Everything gunicorn and the app wrote (stdout and stderr) so far."""
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()  # graceful: workers finish their requests
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-
-
-class RedisServer:
-    """A throwaway redis-server: loopback only, nothing written to disk."""
-
-    def __init__(self) -> None:
-        if not Path(REDIS_SERVER).exists():
-            skip_unless_available("redis-server is not installed (apt-get install redis-server)")
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process = subprocess.Popen(
-            [
-                REDIS_SERVER,
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        import redis
-
-        self.client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                self.client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.stop()
-                    raise
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.client.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
+def start_redis() -> RedisServer:
+    """A throwaway redis-server, or the test is skipped where none is installed (failed in CI)."""
+    if not Path(REDIS_SERVER).exists():
+        skip_unless_available("redis-server is not installed (apt-get install redis-server)")
+    return RedisServer()
 
 
 SEND_MAIL = [sys.executable, "-m", "flask", "--app", "wsgi", "send-mail"]

@@ -1,7 +1,7 @@
 """Signing in and out (SPEC section 4)."""
 
 import pytest
-from conftest import PASSWORD, make_user
+from conftest import PASSWORD, database, make_user
 
 from tokenaudit.extensions import db
 from tokenaudit.models import User
@@ -29,7 +29,8 @@ def test_wrong_password_shows_one_generic_message_and_no_session(client, admin):
 
 
 def test_passwords_are_stored_as_bcrypt_hashes(app, admin):
-    stored = db.session.get(User, admin.id).password_hash
+    with database():
+        stored = db.session.get(User, admin.id).password_hash
     assert stored.startswith("$2b$") and PASSWORD not in stored
 
 
@@ -48,8 +49,9 @@ def test_logout_without_csrf_token_is_refused(admin_client):
 def test_deactivated_user_cannot_sign_in_and_existing_session_ends(client, org, make_client):
     user = make_user(org, "dan@acme.test", "Dan")
     client.sign_in(user.email)
-    user.is_active = False
-    db.session.commit()
+    with database():
+        db.session.get(User, user.id).is_active = False
+        db.session.commit()
     assert client.get("/").status_code == 302
     other = make_client()
     response = other.submit("/login", {"email": user.email, "password": PASSWORD})

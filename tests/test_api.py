@@ -8,13 +8,15 @@ from conftest import (
     auth_header,
     bad_checksum,
     count_queries,
+    count_rows,
     make_org,
     make_token,
     make_user,
+    reread,
+    update_stored,
     wrong_secret,
 )
 
-from tokenaudit.extensions import db
 from tokenaudit.models import ApiToken
 from tokenaudit.tokens import generate_token
 
@@ -65,7 +67,7 @@ def test_api_token_auth_refuses_anything_but_json_with_415(client, member, conte
     response = client.post("/api/v2/api-token-auth/", data=body, content_type=content_type)
     assert response.status_code == 415
     assert "JSON" in response.json["detail"]
-    assert db.session.query(ApiToken).count() == 0
+    assert count_rows(ApiToken) == 0
 
 
 @pytest.mark.parametrize(
@@ -84,7 +86,7 @@ def test_api_token_auth_rejects_malformed_bodies_with_400(client, member, body):
     response = client.post("/api/v2/api-token-auth/", json=body)
     assert response.status_code == 400
     assert response.json["detail"]
-    assert db.session.query(ApiToken).count() == 0
+    assert count_rows(ApiToken) == 0
 
 
 def test_api_token_auth_rejects_invalid_json(client, member):
@@ -111,7 +113,7 @@ def test_api_token_auth_without_permission_is_403(client, org):
         "/api/v2/api-token-auth/", json={"username": user.email, "password": PASSWORD}
     )
     assert response.status_code == 403
-    assert db.session.query(ApiToken).count() == 0
+    assert count_rows(ApiToken) == 0
 
 
 def test_api_token_auth_is_rate_limited(client, member):
@@ -192,17 +194,14 @@ def test_a_good_token_is_checked_with_one_query(app, client, token_value):
 
 
 def test_permission_off_blocks_the_token_and_on_restores_it(client, member, token_value):
-    member.can_manage_tokens = False
-    db.session.commit()
+    update_stored(member, can_manage_tokens=False)
     assert_401(get_me(client, token_value))
-    member.can_manage_tokens = True
-    db.session.commit()
+    update_stored(member, can_manage_tokens=True)
     assert get_me(client, token_value).status_code == 200
 
 
 def test_deactivated_owner_token_gets_401(client, member, token_value):
-    member.is_active = False
-    db.session.commit()
+    update_stored(member, is_active=False)
     assert_401(get_me(client, token_value))
 
 
@@ -212,13 +211,13 @@ def test_every_request_records_time_method_and_path_exactly(client, member):
     stamps = []
     for path in ("/api/v2/me/", "/api/v2/tokens/?page=2&q=secret", "/api/v2/me/"):
         client.get(path, headers=auth_header(value))
-        db.session.refresh(token)
+        token = reread(token)
         stamps.append((token.last_used_at, token.last_used_method, token.last_used_path))
     assert [s[2] for s in stamps] == ["/api/v2/me/", "/api/v2/tokens/", "/api/v2/me/"]
     assert stamps[0][0] <= stamps[1][0] <= stamps[2][0]
     assert stamps[0][0].tzinfo is not None
     client.delete("/api/v2/tokens/999999/", headers=auth_header(value))
-    db.session.refresh(token)
+    token = reread(token)
     assert (token.last_used_method, token.last_used_path) == ("DELETE", "/api/v2/tokens/999999/")
 
 
@@ -230,11 +229,11 @@ def test_a_use_timed_earlier_but_recorded_later_never_replaces_the_latest_use(
     latest use, time, method and path together, instead of going back in time."""
     token, value = make_token(member)
     client.get("/api/v2/me/", headers=auth_header(value))
-    db.session.refresh(token)
+    token = reread(token)
     latest = (token.last_used_at, token.last_used_method, token.last_used_path)
     clock(timedelta(seconds=-2))  # the other request's time, read before this one's
     client.delete("/api/v2/tokens/999999/", headers=auth_header(value))
-    db.session.refresh(token)
+    token = reread(token)
     assert (token.last_used_at, token.last_used_method, token.last_used_path) == latest
 
 

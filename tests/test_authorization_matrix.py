@@ -8,9 +8,15 @@ superuser of Bob's organization.
 from dataclasses import dataclass
 
 import pytest
-from conftest import PASSWORD, auth_header, database_snapshot, make_org, make_token, make_user
-
-from tokenaudit.extensions import db
+from conftest import (
+    PASSWORD,
+    auth_header,
+    database_snapshot,
+    make_org,
+    make_token,
+    make_user,
+    update_stored,
+)
 
 ROLES = ["anonymous", "no_permission", "holder", "other_org_superuser", "superuser"]
 REFUSED = {400, 401, 403, 404, 415}
@@ -41,8 +47,7 @@ def cast(org) -> Cast:
         "superuser": make_user(org, "carol@acme.test", "Carol Admin", superuser=True),
     }
     values = {role: make_token(user, f"{role} script")[1] for role, user in people.items()}
-    people["no_permission"].can_manage_tokens = False  # her token stays, blocked
-    db.session.commit()
+    update_stored(people["no_permission"], can_manage_tokens=False)  # her token stays, blocked
     target, _ = make_token(bob, "Bob's deploy")
     return Cast(
         emails={role: user.email for role, user in people.items()},

@@ -3,7 +3,16 @@
 import re
 
 import pytest
-from conftest import CSRF_PATTERN, auth_header, make_org, make_token, make_user, text_part
+from conftest import (
+    CSRF_PATTERN,
+    auth_header,
+    count_rows,
+    database,
+    make_org,
+    make_token,
+    make_user,
+    text_part,
+)
 
 from tokenaudit.extensions import db
 from tokenaudit.models import Activity, ApiToken, OutboxEmail
@@ -43,8 +52,8 @@ def confirm(client, query, htmx=False):
 
 
 def remaining():
-    db.session.expire_all()
-    return sorted(db.session.scalars(db.select(ApiToken.name)))
+    with database():
+        return sorted(db.session.scalars(db.select(ApiToken.name)))
 
 
 def test_confirmation_names_the_count_and_each_owner_with_their_count(admin_client, team):
@@ -87,16 +96,16 @@ def test_filtered_set_is_revoked_exactly_while_another_client_creates_tokens(
         assert client.get("/api/v2/me/", headers=auth_header(value)).status_code == 401
 
     # One Activity per token, each against its owner and naming the superuser.
-    activities = db.session.scalars(db.select(Activity).filter_by(kind="token_revoked")).all()
-    assert sorted(a.details["token_name"] for a in activities) == [
-        "deploy one",
-        "deploy three",
-        "deploy two",
-    ]
-    assert all(a.actor.full_name == "Carol Admin" for a in activities)
-    assert {a.details["token_name"]: a.subject.email for a in activities}["deploy three"] == (
-        "ben@acme.test"
-    )
+    with database():
+        activities = db.session.scalars(db.select(Activity).filter_by(kind="token_revoked")).all()
+        assert sorted(a.details["token_name"] for a in activities) == [
+            "deploy one",
+            "deploy three",
+            "deploy two",
+        ]
+        assert all(a.actor.full_name == "Carol Admin" for a in activities)
+        subjects = {a.details["token_name"]: a.subject.email for a in activities}
+        assert subjects["deploy three"] == "ben@acme.test"
 
     # One email per owner, listing all of their revoked tokens and nothing else.
     by_recipient = {m["X-Envelope-To"]: m for m in smtp_server.messages}
@@ -121,7 +130,7 @@ def test_submitting_twice_says_the_second_time_nothing_was_left(admin_client, te
         "Nothing was revoked: the 3 selected tokens no longer exist (already revoked)." in message
     )
     assert "Revoked" not in message
-    assert db.session.query(Activity).filter_by(kind="token_revoked").count() == 3
+    assert count_rows(Activity, kind="token_revoked") == 3
     assert len(smtp_server.messages) == 2
 
 
@@ -132,7 +141,7 @@ def test_tokens_revoked_meanwhile_are_reported_not_errors(admin_client, team, sm
     response = admin_client.post("/tokens/revoke", data=fields, headers={"HX-Request": "true"})
     message = response.get_data(as_text=True)
     assert "Revoked 2 tokens. 1 of the selected no longer existed (already revoked)." in message
-    assert db.session.query(Activity).filter_by(kind="token_revoked").count() == 3
+    assert count_rows(Activity, kind="token_revoked") == 3
 
 
 def test_checked_rows_are_revoked_without_javascript(admin_client, team, smtp_server):
@@ -163,7 +172,7 @@ def test_another_organizations_tokens_are_never_revoked(admin_client, team):
     response = admin_client.submit("/tokens/revoke", {"ids": [stranger.id]})
     assert response.status_code == 302
     assert "deploy theirs" in remaining()
-    assert db.session.query(Activity).filter_by(kind="token_revoked").count() == 0
+    assert count_rows(Activity, kind="token_revoked") == 0
 
 
 @pytest.mark.parametrize(
@@ -227,7 +236,7 @@ def test_many_tokens_go_in_batches_with_one_email_per_owner(
     response = admin_client.post("/tokens/revoke", data=fields, headers={"HX-Request": "true"})
     assert "Revoked 11 tokens. 3 owners have been emailed." in response.get_data(as_text=True)
     assert remaining() == []
-    assert db.session.query(Activity).filter_by(kind="token_revoked").count() == 11
+    assert count_rows(Activity, kind="token_revoked") == 11
     assert sorted(m["X-Envelope-To"] for m in smtp_server.messages) == [
         "owner0@acme.test",
         "owner1@acme.test",
@@ -243,7 +252,7 @@ def test_emails_that_cannot_be_sent_wait_in_the_outbox(admin_client, team, refus
     response = admin_client.post("/tokens/revoke", data=fields, headers={"HX-Request": "true"})
     assert "2 of those emails will be sent shortly." in response.get_data(as_text=True)
     assert remaining() == ["grafana"]
-    assert db.session.query(OutboxEmail).filter_by(status="pending").count() == 2
+    assert count_rows(OutboxEmail, status="pending") == 2
 
 
 # The JSON twin.
@@ -266,7 +275,7 @@ def test_api_revokes_the_ids_and_reports_those_already_gone(
     assert response.status_code == 200
     assert response.json == {"revoked": 2, "not_found": 1}
     assert remaining() == ["admin script", "deploy three", "deploy two"]
-    assert db.session.query(Activity).filter_by(kind="token_revoked").count() == 2
+    assert count_rows(Activity, kind="token_revoked") == 2
     assert sorted(m["X-Envelope-To"] for m in smtp_server.messages) == [
         "ann@acme.test",
         "ben@acme.test",

@@ -10,35 +10,18 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import base_config, make_org, make_user
-from servers import GunicornServer
+from conftest import populate, served_database
 
-from tokenaudit import create_app
+from bench.server import Gunicorn
 from tokenaudit.extensions import db
 from tokenaudit.models import Activity
-from tokenaudit.personal_tokens import create_personal_token
 
 pytestmark = pytest.mark.gunicorn
 
 TOKENS = 450  # three batches of 200 (bulk_revocation.BATCH_SIZE)
 
 
-def populate(database_url: str) -> tuple[str, list[int], list[str]]:
-    """A superuser's token value, and the ids and values of TOKENS tokens over 15 members."""
-    app = create_app(base_config(database_url))
-    with app.app_context():
-        organization = make_org("Bulk")
-        admin = make_user(organization, "root@bulk.test", "Root Admin", superuser=True)
-        _, admin_value = create_personal_token(admin, "revoker")
-        members = [make_user(organization, f"member{n}@bulk.test") for n in range(15)]
-        made = [create_personal_token(members[n % 15], f"bulk {n}") for n in range(TOKENS)]
-        ids, values = [token.id for token, _ in made], [value for _, value in made]
-        db.session.remove()
-        db.engine.dispose()
-    return admin_value, ids, values
-
-
-def call(server: GunicornServer, method: str, path: str, value: str, body=None):
+def call(server: Gunicorn, method: str, path: str, value: str, body=None):
     connection = server.connection(timeout=60)
     try:
         headers = {"Authorization": f"Token {value}", "Content-Type": "application/json"}
@@ -50,8 +33,10 @@ def call(server: GunicornServer, method: str, path: str, value: str, body=None):
 
 
 def test_the_same_bulk_revoke_twice_at_once_revokes_each_token_once(served_database_url, tmp_path):
-    admin_value, ids, values = populate(served_database_url)
-    server = GunicornServer({"DATABASE_URL": served_database_url}, tmp_path, workers=4)
+    population = populate(served_database_url, "Bulk", members=15, tokens=TOKENS)
+    admin_value = population.admin_value
+    ids, values = [id for id, _ in population.tokens], [value for _, value in population.tokens]
+    server = Gunicorn({"DATABASE_URL": served_database_url}, tmp_path / "gunicorn.log", workers=4)
     revoke = ("POST", "/api/v2/organization/tokens/revoke/", admin_value, {"ids": ids})
     try:
         with ThreadPoolExecutor(8) as pool:
@@ -72,13 +57,8 @@ def test_the_same_bulk_revoke_twice_at_once_revokes_each_token_once(served_datab
     assert use_statuses <= {200, 401}
     assert after == {401}
     assert "Traceback" not in log and "database is locked" not in log, log[-3000:]
-    app = create_app(base_config(served_database_url))
-    with app.app_context():
+    with served_database(served_database_url):
         revoked = db.session.scalars(
             db.select(Activity.details).where(Activity.kind == "token_revoked")
         ).all()
-        assert sorted(d["token_name"] for d in revoked) == sorted(
-            f"bulk {n}" for n in range(TOKENS)
-        )
-        db.session.remove()
-        db.engine.dispose()
+    assert sorted(d["token_name"] for d in revoked) == sorted(f"bulk {n}" for n in range(TOKENS))

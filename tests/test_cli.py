@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from conftest import database
 from sqlalchemy import func, select
 
 from tokenaudit.accounts import authenticate_user
@@ -26,9 +27,11 @@ def test_create_org_and_user(runner):
         ]
     )
     assert result.exit_code == 0, result.output
-    user = db.session.scalar(select(User).where(User.email == "peter@initech.test"))
-    assert user.is_superuser and user.can_manage_tokens and user.organization.name == "Initech"
-    assert authenticate_user("PETER@initech.test", "tps reports") == user
+    with database():
+        user = db.session.scalar(select(User).where(User.email == "peter@initech.test"))
+        assert user.is_superuser and user.can_manage_tokens
+        assert user.organization.name == "Initech"
+        assert authenticate_user("PETER@initech.test", "tps reports") == user
 
 
 def test_create_user_without_token_permission(runner, org):
@@ -46,10 +49,9 @@ def test_create_user_without_token_permission(runner, org):
         ]
     )
     assert result.exit_code == 0
-    assert (
-        db.session.scalar(select(User.can_manage_tokens).where(User.email == "m@acme.test"))
-        is False
-    )
+    with database():
+        permission = select(User.can_manage_tokens).where(User.email == "m@acme.test")
+        assert db.session.scalar(permission) is False
 
 
 def test_create_user_prompts_for_the_password_twice(runner, org):
@@ -59,7 +61,8 @@ def test_create_user_prompts_for_the_password_twice(runner, org):
     )
     assert result.exit_code == 0, result.output
     assert "secret pass" not in result.output  # hidden input
-    assert authenticate_user("p@acme.test", "secret pass") is not None
+    with database():
+        assert authenticate_user("p@acme.test", "secret pass") is not None
 
 
 def create_user_args(email: str, org: str = "Acme", password: str = "long enough") -> list[str]:
@@ -79,21 +82,23 @@ def test_cli_errors_are_clear_and_change_nothing(runner, org, admin):
         result = runner.invoke(args=args)
         assert result.exit_code != 0, args
         assert message in result.output, (args, result.output)
-    assert db.session.scalar(select(func.count(User.id))) == 1
-    assert db.session.scalar(select(func.count(Organization.id))) == 1
+    with database():
+        assert db.session.scalar(select(func.count(User.id))) == 1
+        assert db.session.scalar(select(func.count(Organization.id))) == 1
 
 
 def test_seed_demo_creates_users_tokens_and_usage(runner):
     result = runner.invoke(args=["seed-demo", "--users", "30", "--tokens-per-user", "4"])
     assert result.exit_code == 0, result.output
     assert "admin@demo.example.com" in result.output and "demo-password" in result.output
-    assert db.session.scalar(select(func.count(User.id))) == 31
-    assert db.session.scalar(select(func.count(ApiToken.id))) == 120
-    used = db.session.scalar(
-        select(func.count(ApiToken.id)).where(ApiToken.last_used_at.is_not(None))
-    )
-    assert 0 < used < 120
-    assert authenticate_user("admin@demo.example.com", "demo-password").is_superuser
+    with database():
+        assert db.session.scalar(select(func.count(User.id))) == 31
+        assert db.session.scalar(select(func.count(ApiToken.id))) == 120
+        used = db.session.scalar(
+            select(func.count(ApiToken.id)).where(ApiToken.last_used_at.is_not(None))
+        )
+        assert 0 < used < 120
+        assert authenticate_user("admin@demo.example.com", "demo-password").is_superuser
     again = runner.invoke(args=["seed-demo"])
     assert again.exit_code != 0 and "already exists" in again.output
     skipped = runner.invoke(args=["seed-demo", "--if-empty"])
@@ -104,7 +109,8 @@ def test_seed_demo_gives_realistic_expiry_dates(runner, client):
     result = runner.invoke(args=["seed-demo", "--users", "30", "--tokens-per-user", "10"])
     assert result.exit_code == 0, result.output
     now = utcnow()
-    expiries = db.session.scalars(select(ApiToken.expires_at)).all()
+    with database():
+        expiries = db.session.scalars(select(ApiToken.expires_at)).all()
     never = [e for e in expiries if e is None]
     dated = [e for e in expiries if e is not None]
     assert never and len(never) < len(expiries) / 2

@@ -14,12 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
-from conftest import base_config, make_org, make_user
-from servers import GunicornServer
+from conftest import populate
 
-from tokenaudit import create_app
-from tokenaudit.extensions import db
-from tokenaudit.personal_tokens import create_personal_token
+from bench.server import Gunicorn
 
 pytestmark = pytest.mark.gunicorn
 
@@ -37,30 +34,7 @@ class Outcome:
     status: int
 
 
-@dataclass
-class Population:
-    tokens: list[tuple[int, str]]  # (id, value) of the 50 tokens under load
-    admin_value: str
-
-
-def populate(database_url: str) -> Population:
-    """An organization, a superuser with a token, and 50 tokens over 10 members."""
-    app = create_app(base_config(database_url))
-    with app.app_context():
-        organization = make_org("Load")
-        admin = make_user(organization, "root@load.test", "Root Admin", superuser=True)
-        _, admin_value = create_personal_token(admin, "revoker")
-        members = [make_user(organization, f"member{n}@load.test") for n in range(10)]
-        tokens = []
-        for index in range(TOKENS):
-            token, value = create_personal_token(members[index % 10], f"load {index}")
-            tokens.append((token.id, value))
-        db.session.remove()
-        db.engine.dispose()
-    return Population(tokens, admin_value)
-
-
-def send(server: GunicornServer, method: str, path: str, value: str) -> int:
+def send(server: Gunicorn, method: str, path: str, value: str) -> int:
     connection = server.connection(timeout=30)
     try:
         connection.request(method, path, headers={"Authorization": f"Token {value}"})
@@ -74,8 +48,8 @@ def send(server: GunicornServer, method: str, path: str, value: str) -> int:
 
 
 def test_concurrent_requests_while_revoking(served_database_url, tmp_path):
-    population = populate(served_database_url)
-    server = GunicornServer({"DATABASE_URL": served_database_url}, tmp_path, workers=4)
+    population = populate(served_database_url, "Load", members=10, tokens=TOKENS)
+    server = Gunicorn({"DATABASE_URL": served_database_url}, tmp_path / "gunicorn.log", workers=4)
     revoked_at: dict[int, float] = {}  # token index -> when the revoke's 204 came back
     outcomes: list[Outcome] = []
     done = threading.Semaphore(0)

@@ -1,7 +1,8 @@
 """The app as `make serve` runs it: gunicorn with gunicorn.conf.py."""
 
 import pytest
-from servers import GunicornServer
+
+from bench.server import Gunicorn
 
 pytestmark = pytest.mark.gunicorn
 
@@ -9,12 +10,14 @@ pytestmark = pytest.mark.gunicorn
 @pytest.fixture
 def server(database_url, tmp_path):
     # As deployed: SESSION_COOKIE_SECURE comes from gunicorn.conf.py, not from the test.
-    server = GunicornServer({"DATABASE_URL": database_url, "SESSION_COOKIE_SECURE": None}, tmp_path)
+    server = Gunicorn(
+        {"DATABASE_URL": database_url, "SESSION_COOKIE_SECURE": None}, tmp_path / "gunicorn.log"
+    )
     yield server
     server.stop()
 
 
-def get(server: GunicornServer, path: str, headers: dict | None = None):
+def get(server: Gunicorn, path: str, headers: dict | None = None):
     connection = server.connection()
     try:
         connection.request("GET", path, headers=headers or {})

@@ -6,14 +6,15 @@ import pytest
 from conftest import (
     PASSWORD,
     auth_header,
+    count_rows,
     database_snapshot,
     html_part,
     make_token,
     make_user,
+    stored_rows,
     text_part,
 )
 
-from tokenaudit.extensions import db
 from tokenaudit.models import ApiToken
 
 TEN_MB = b"x" * (10 * 1024 * 1024)
@@ -81,7 +82,7 @@ def test_100000_character_token_name_is_refused_on_the_profile(member_client):
     response = member_client.submit("/profile/tokens", {"name": LONG_NAME})
     assert response.status_code == 422
     assert "Token name must be at most 100 characters." in response.get_data(as_text=True)
-    assert db.session.query(ApiToken).count() == 0
+    assert count_rows(ApiToken) == 0
 
 
 def test_100000_character_token_name_is_refused_by_the_api(client, member):
@@ -91,7 +92,7 @@ def test_100000_character_token_name_is_refused_by_the_api(client, member):
     )
     assert response.status_code == 400
     assert response.json == {"detail": "Token name must be at most 100 characters."}
-    assert db.session.query(ApiToken).count() == 0
+    assert count_rows(ApiToken) == 0
 
 
 def test_100000_character_sign_in_fields_are_refused(client, member):
@@ -171,7 +172,7 @@ def test_a_valid_multipart_form_still_creates_the_token(member_client):
         "/profile/tokens", data=body, content_type="multipart/form-data; boundary=b0undary"
     )
     assert response.status_code == 200
-    assert [token.name for token in db.session.query(ApiToken)] == ["ü"]
+    assert [token.name for token in stored_rows(ApiToken)] == ["ü"]
 
 
 @pytest.mark.parametrize(
@@ -319,4 +320,4 @@ def test_ids_in_other_scripts_digits_reach_no_token(admin_client, admin, digits)
     assert admin_client.submit(f"/tokens/{digits}/revoke").status_code == 404
     assert admin_client.submit(f"/profile/tokens/{digits}/revoke").status_code == 404
     assert admin_client.delete(f"/api/v2/tokens/{digits}/", headers=api).status_code == 404
-    assert db.session.query(ApiToken).count() == 3
+    assert count_rows(ApiToken) == 3

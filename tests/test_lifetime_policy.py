@@ -6,22 +6,29 @@ import threading
 from datetime import timedelta
 
 import pytest
-from conftest import PASSWORD, database_snapshot, make_token, make_user, text_part
+from conftest import (
+    PASSWORD,
+    count_rows,
+    database_snapshot,
+    make_token,
+    make_user,
+    reread,
+    stored_rows,
+    text_part,
+    update_stored,
+)
 
-from tokenaudit.extensions import db
 from tokenaudit.models import Activity, ApiToken, OutboxEmail, utcnow
 
 
 def token_expiring_in(owner, days: int | None, name: str = "deploy") -> ApiToken:
     token, _ = make_token(owner, name)
-    token.expires_at = None if days is None else utcnow() + timedelta(days=days)
-    db.session.commit()
+    update_stored(token, expires_at=None if days is None else utcnow() + timedelta(days=days))
     return token
 
 
 def expiry_of(token: ApiToken):
-    db.session.expire_all()
-    return db.session.get(ApiToken, token.id).expires_at
+    return reread(token).expires_at
 
 
 @pytest.mark.parametrize("path", ["/settings"])
@@ -51,7 +58,7 @@ def test_lowering_the_maximum_shortens_exactly_the_longer_tokens_and_mails_each_
     for shortened in (forever, long_one, pats_long):
         assert abs(expiry_of(shortened) - limit) < timedelta(minutes=1)
     assert expiry_of(short_one) == untouched
-    activities = db.session.query(Activity).filter_by(kind="token_policy_changed").all()
+    activities = stored_rows(Activity, kind="token_policy_changed")
     assert len(activities) == 1 and "3 tokens shortened" in activities[0].message
 
     result = runner.invoke(args=["send-mail"])
@@ -65,9 +72,7 @@ def test_lowering_the_maximum_shortens_exactly_the_longer_tokens_and_mails_each_
 
 
 def test_raising_the_maximum_changes_no_token(admin_client, org, member):
-    org.max_token_lifetime_days = 30
-    org.default_token_lifetime_days = 30
-    db.session.commit()
+    update_stored(org, max_token_lifetime_days=30, default_token_lifetime_days=30)
     token = token_expiring_in(member, 20)
     before = expiry_of(token)
     response = admin_client.submit(
@@ -75,20 +80,18 @@ def test_raising_the_maximum_changes_no_token(admin_client, org, member):
     )
     assert response.status_code == 302
     assert expiry_of(token) == before
-    assert db.session.query(OutboxEmail).count() == 0
-    db.session.expire_all()
+    assert count_rows(OutboxEmail) == 0
+    org = reread(org)
     assert (org.max_token_lifetime_days, org.default_token_lifetime_days) == (365, 90)
 
 
 def test_removing_the_maximum_allows_never_again(admin_client, org, member):
-    org.max_token_lifetime_days = 30
-    org.default_token_lifetime_days = 30
-    db.session.commit()
+    update_stored(org, max_token_lifetime_days=30, default_token_lifetime_days=30)
     response = admin_client.submit(
         "/settings", {"max_token_lifetime_days": "", "default_token_lifetime_days": ""}
     )
     assert response.status_code == 302
-    db.session.expire_all()
+    org = reread(org)
     assert org.max_token_lifetime_days is None and org.default_token_lifetime_days is None
 
 
@@ -168,8 +171,7 @@ def test_a_token_created_while_the_maximum_is_lowered_still_obeys_it(
     )
     thread.join(10)
     assert settled == [302]
-    db.session.expire_all()
-    tokens = db.session.query(ApiToken).filter_by(name="racer").all()
+    tokens = stored_rows(ApiToken, name="racer")
     limit = utcnow() + timedelta(days=30)
     # Either refused under the new maximum, or created first and then shortened by it.
     assert answer.status_code in (200, 400), answer.get_data(as_text=True)
@@ -181,8 +183,7 @@ def test_a_token_created_while_the_maximum_is_lowered_still_obeys_it(
 def test_a_token_rotated_while_the_maximum_is_lowered_still_obeys_it(
     member_client, make_client, monkeypatch, org, admin, member
 ):
-    org.default_token_lifetime_days = 365
-    db.session.commit()
+    update_stored(org, default_token_lifetime_days=365)
     token = token_expiring_in(member, 5)
     settled: list = []
     thread = _lower_the_maximum_midway(monkeypatch, make_client, admin, settled)

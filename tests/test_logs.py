@@ -8,11 +8,9 @@ import sys
 from collections.abc import Iterable
 
 import pytest
-from conftest import PASSWORD, auth_header, bad_checksum, free_port, make_token
-from flask import g
-from servers import PROJECT_ROOT, wait_until_listening
+from conftest import PASSWORD, auth_header, bad_checksum, make_token, update_stored
 
-from tokenaudit.extensions import db
+from bench.server import PROJECT_ROOT, free_port, wait_until_listening
 from tokenaudit.tokens import generate_token
 
 
@@ -92,11 +90,7 @@ def test_api_failures_are_logged_with_their_reasons(client, member, log_records)
 
 
 def test_session_of_a_deactivated_user_is_refused_and_logged(admin_client, admin, log_records):
-    admin.is_active = False
-    db.session.commit()
-    # The app fixture keeps one app context, so `g` outlives a test request; in production each
-    # request starts with an empty `g` and loads its user from the session cookie.
-    g.pop("_login_user", None)
+    update_stored(admin, is_active=False)
     assert admin_client.get("/").status_code == 302
     assert (
         f'reason="session of a deactivated user" method=GET path=/ user_id={admin.id}'

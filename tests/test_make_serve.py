@@ -8,9 +8,9 @@ import subprocess
 import time
 
 import pytest
-from conftest import free_port
-from servers import PROJECT_ROOT, wait_until_listening
+from conftest import database
 
+from bench.server import PROJECT_ROOT, free_port, wait_until_listening
 from tokenaudit.extensions import db
 from tokenaudit.outbox import queue_email
 
@@ -32,8 +32,9 @@ def group_is_gone(group: int, timeout: float = 10) -> bool:
 def test_make_serve_runs_the_mail_sender_beside_gunicorn_and_ctrl_c_stops_both(
     app, smtp_server, tmp_path
 ):
-    queue_email("olive@acme.test", "queued before the server started", "text", "<p>html</p>")
-    db.session.commit()
+    with database():
+        queue_email("olive@acme.test", "queued before the server started", "text", "<p>html</p>")
+        db.session.commit()
     port = free_port()
     environment = {
         **os.environ,

@@ -16,14 +16,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from conftest import (
-    Mailbox,
     auth_header,
-    free_port,
+    count_rows,
+    database,
     make_token,
     make_user,
     run_at_the_same_moment,
+    send_mail_to,
     serve_mail,
 )
 from cryptography import x509
@@ -34,35 +34,17 @@ from flask import Flask
 from servers import MailSender
 from sqlalchemy import select
 
-from tokenaudit.extensions import db, mail
+from bench.server import Mailbox, SMTPServer, free_port
+from tokenaudit.extensions import db
 from tokenaudit.models import Activity, OutboxEmail
 from tokenaudit.outbox import deliver_due, queue_email
-
-
-class SwitchableSMTPServer:
-    """A real aiosmtpd server on one loopback port that a test stops and starts again."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.mailbox = Mailbox()
-        self._controller: Controller | None = None
-
-    def start(self) -> None:
-        self._controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
 
 
 @pytest.fixture
 def smtp(app: Flask):
     """The app's SMTP server, down until the test starts it."""
-    server = SwitchableSMTPServer()
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port)
-    mail.init_app(app)
+    server = SMTPServer()
+    send_mail_to(app, server.port)
     yield server
     server.stop()
 
@@ -86,13 +68,13 @@ def revoke_by_superuser(client, org, admin):
 
 def outbox_rows() -> list[tuple[str, int, str | None]]:
     """(status, attempts, last_error) of every outbox email, read fresh from the database."""
-    db.session.rollback()  # end the test's transaction: see what other connections committed
-    rows = db.session.execute(
-        select(OutboxEmail.status, OutboxEmail.attempts, OutboxEmail.last_error).order_by(
-            OutboxEmail.id
+    with database():
+        rows = db.session.execute(
+            select(OutboxEmail.status, OutboxEmail.attempts, OutboxEmail.last_error).order_by(
+                OutboxEmail.id
+            )
         )
-    )
-    return [tuple(row) for row in rows]
+        return [tuple(row) for row in rows]
 
 
 def wait_for(condition, timeout: float = 10.0) -> bool:
@@ -109,7 +91,7 @@ def test_revoke_during_an_outage_succeeds_and_keeps_the_email_pending(
 ):
     value = revoke_by_superuser()
     assert client.get("/api/v2/me/", headers=auth_header(value)).status_code == 401
-    assert db.session.scalar(select(Activity).where(Activity.kind == "token_revoked"))
+    assert count_rows(Activity, kind="token_revoked") == 1
     [(status, attempts, last_error)] = outbox_rows()
     assert (status, attempts) == ("pending", 1)
     assert "ConnectionRefused" in last_error
@@ -150,7 +132,6 @@ def start_mail_sender(app: Flask, tmp_path: Path):
     senders: list[MailSender] = []
 
     def start(interval: float = 0.1) -> MailSender:
-        db.session.rollback()  # what the test wrote is committed: end its transaction
         sender = MailSender(app, tmp_path, interval)
         senders.append(sender)
         return sender
@@ -205,9 +186,10 @@ class SlowMailbox(Mailbox):
 def test_two_mail_senders_deliver_each_email_once(smtp, start_mail_sender):
     smtp.mailbox = SlowMailbox()
     emails = 100
-    for number in range(emails):
-        queue_email(f"user{number}@acme.test", f"message {number}", "text", "<p>html</p>")
-    db.session.commit()
+    with database():
+        for number in range(emails):
+            queue_email(f"user{number}@acme.test", f"message {number}", "text", "<p>html</p>")
+        db.session.commit()
     smtp.start()
     senders = [start_mail_sender(), start_mail_sender()]
     assert wait_for(lambda: len(smtp.mailbox.messages) >= emails, timeout=60)
@@ -224,10 +206,10 @@ def test_two_mail_senders_deliver_each_email_once(smtp, start_mail_sender):
 
 def test_concurrent_senders_never_send_one_email_twice(app, smtp):
     """As when several mail senders (or `flask send-mail` runs) wake together."""
-    for number in range(8):
-        queue_email(f"user{number}@acme.test", f"message {number}", "text", "<p>html</p>")
-    db.session.commit()
-    db.session.rollback()
+    with database():
+        for number in range(8):
+            queue_email(f"user{number}@acme.test", f"message {number}", "text", "<p>html</p>")
+        db.session.commit()
     smtp.start()
     run_at_the_same_moment(app, lambda: deliver_due(ignore_schedule=True), threads=3)
     subjects = sorted(message["Subject"] for message in smtp.mailbox.messages)
@@ -293,8 +275,7 @@ def silent_smtp_server(app: Flask):
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
-        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=listener.getsockname()[1])
-        mail.init_app(app)
+        send_mail_to(app, listener.getsockname()[1])
         yield
 
 

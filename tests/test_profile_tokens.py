@@ -3,9 +3,8 @@
 import re
 import time
 
-from conftest import PASSWORD, auth_header, make_token, make_user
+from conftest import PASSWORD, auth_header, count_rows, make_token, make_user, reread, stored_rows
 
-from tokenaudit.extensions import db
 from tokenaudit.models import Activity, ApiToken
 from tokenaudit.web.access import REAUTH_SESSION_KEY
 
@@ -40,7 +39,7 @@ def test_create_token_shows_the_value_once(member_client, member):
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "private, no-store"
     assert 'hx-history="false"' in page
-    token = db.session.query(ApiToken).one()
+    [token] = stored_rows(ApiToken)
     assert token.name == "Laptop"
     value = page.split(VALUE_PATTERN)[1].split('value="')[1].split('"')[0]
     assert value.startswith(token.prefix) and len(value) == 50
@@ -53,7 +52,7 @@ def test_create_token_shows_the_value_once(member_client, member):
     assert value not in reloaded and VALUE_PATTERN not in reloaded
     assert token.prefix in reloaded and "GET /api/v2/me/" in re.sub(r"<[^>]+>", "", reloaded)
 
-    activity = db.session.query(Activity).filter_by(kind="token_created").one()
+    [activity] = stored_rows(Activity, kind="token_created")
     assert value not in activity.message and activity.details["prefix"] == token.prefix
 
 
@@ -83,13 +82,13 @@ def test_token_names_are_validated(member_client):
         response = member_client.submit("/profile/tokens", {"name": name})
         assert response.status_code == 422
         assert message in response.get_data(as_text=True)
-    assert db.session.query(ApiToken).count() == 0
+    assert count_rows(ApiToken) == 0
     assert member_client.submit("/profile/tokens", {"name": "ü" * 100}).status_code == 200
 
 
 def test_create_token_without_csrf_is_refused(member_client):
     assert member_client.post("/profile/tokens", data={"name": "x"}).status_code == 400
-    assert db.session.query(ApiToken).count() == 0
+    assert count_rows(ApiToken) == 0
 
 
 def test_owner_revokes_own_token_after_confirmation(member_client, member):
@@ -100,7 +99,7 @@ def test_owner_revokes_own_token_after_confirmation(member_client, member):
     assert response.status_code == 302
     assert "Revoked your token" in member_client.get("/profile/tokens").get_data(as_text=True)
     assert member_client.get("/api/v2/me/", headers=auth_header(value)).status_code == 401
-    activity = db.session.query(Activity).filter_by(kind="token_revoked").one()
+    [activity] = stored_rows(Activity, kind="token_revoked")
     assert activity.message.endswith("revoked by the owner") and activity.actor_id == member.id
 
 
@@ -108,7 +107,7 @@ def test_owner_cannot_touch_someone_elses_token(member_client, org):
     other_token, value = make_token(make_user(org, "eve@acme.test"))
     assert member_client.get(f"/profile/tokens/{other_token.id}/revoke").status_code == 404
     assert member_client.submit(f"/profile/tokens/{other_token.id}/revoke").status_code == 404
-    assert db.session.get(ApiToken, other_token.id) is not None
+    assert reread(other_token) is not None
 
 
 def test_without_the_permission_there_is_no_tab_no_card_and_403(client, org):
@@ -118,7 +117,7 @@ def test_without_the_permission_there_is_no_tab_no_card_and_403(client, org):
     assert "/profile/tokens" not in home and "Your API tokens" not in home
     assert client.get("/profile/tokens").status_code == 403
     assert client.submit("/profile/tokens", {"name": "x"}).status_code == 403
-    assert db.session.query(ApiToken).count() == 0
+    assert count_rows(ApiToken) == 0
 
 
 def test_name_field_is_marked_invalid_only_when_it_has_an_error(member_client):

@@ -4,14 +4,16 @@ import json
 
 import pytest
 from conftest import PASSWORD
-from servers import GunicornServer, RedisServer
+from servers import start_redis
+
+from bench.server import Gunicorn
 
 TOKEN_AUTH = "/api/v2/api-token-auth/"
 
 
 @pytest.fixture
 def redis_server():
-    server = RedisServer()
+    server = start_redis()
     yield server
     server.stop()
 
@@ -72,7 +74,7 @@ def test_successful_sign_ins_do_not_count(client, member):
         assert response.status_code == 200
 
 
-def post_json(server: GunicornServer, path: str, body: dict):
+def post_json(server: Gunicorn, path: str, body: dict):
     connection = server.connection()
     try:
         connection.request(
@@ -89,9 +91,9 @@ def test_two_gunicorn_servers_share_one_limit_through_redis(
     database_url, member, redis_server, tmp_path
 ):
     env = {"DATABASE_URL": database_url, "RATELIMIT_STORAGE_URI": redis_server.url}
-    first = GunicornServer(env, tmp_path)
+    first = Gunicorn(env, tmp_path / "gunicorn.log")
     try:
-        second = GunicornServer(env, tmp_path)
+        second = Gunicorn(env, tmp_path / "gunicorn.log")
         try:
             body = {"username": member.email, "password": "wrong wrong"}
             statuses = [post_json(first, TOKEN_AUTH, body).status for _ in range(5)]

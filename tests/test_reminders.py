@@ -11,10 +11,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import html_part, make_token, make_user, run_at_the_same_moment, text_part
+from conftest import (
+    html_part,
+    make_token,
+    make_user,
+    run_at_the_same_moment,
+    text_part,
+    update_stored,
+)
 from servers import MailSender
 
-from tokenaudit.extensions import db
 from tokenaudit.models import ApiToken, utcnow
 from tokenaudit.reminders import send_due_mail
 
@@ -28,8 +34,7 @@ def app_config() -> dict:
 
 def expiring_token(owner, days: float, name: str = "nightly sync") -> ApiToken:
     token, _ = make_token(owner, name)
-    token.expires_at = utcnow() + timedelta(days=days)
-    db.session.commit()
+    update_stored(token, expires_at=utcnow() + timedelta(days=days))
     return token
 
 
@@ -65,8 +70,7 @@ def test_rotated_token_is_reminded_again_for_its_new_date(runner, member, clock,
     token = expiring_token(member, 3)
     runner.invoke(args=["send-mail"])
     assert len(smtp_server.messages) == 1
-    token.expires_at = utcnow() + timedelta(days=5)  # e.g. rotated under a 5-day policy
-    db.session.commit()
+    update_stored(token, expires_at=utcnow() + timedelta(days=5))  # rotated under a 5-day policy
     runner.invoke(args=["send-mail"])
     runner.invoke(args=["send-mail"])
     assert len(smtp_server.messages) == 2
@@ -75,7 +79,8 @@ def test_rotated_token_is_reminded_again_for_its_new_date(runner, member, clock,
 def test_tokens_without_expiry_or_long_expired_get_no_reminder(runner, member, smtp_server):
     make_token(member, "forever")  # the organization default, 90 days
     never, _ = make_token(member, "never")
-    never.expires_at = None
+    # Committed: with the whole test in one session this was flushed by a later commit only.
+    update_stored(never, expires_at=None)
     expiring_token(member, -30, "expired a month ago")
     runner.invoke(args=["send-mail"])
     assert smtp_server.messages == []
@@ -85,7 +90,6 @@ def test_two_senders_at_the_same_moment_send_each_reminder_once(app, org, smtp_s
     """As when two mail senders wake together."""
     owners = [make_user(org, f"owner{n}@acme.test") for n in range(4)]
     tokens = [expiring_token(owners[n % 4], 2 + n / 10, f"token {n}") for n in range(40)]
-    db.session.rollback()
     run_at_the_same_moment(app, send_due_mail, threads=2)
     sent = Counter(subjects(smtp_server))
     assert sorted(sent) == sorted(
@@ -119,7 +123,6 @@ def test_two_send_mail_processes_at_the_same_moment_send_each_reminder_once(
 
 def test_the_mail_sender_sends_reminders(app, member, smtp_server, tmp_path):
     prefix = expiring_token(member, 1).prefix
-    db.session.rollback()
     sender = MailSender(app, tmp_path)
     try:
         sender.wait_until_ready()

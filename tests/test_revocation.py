@@ -3,10 +3,19 @@
 import re
 
 import pytest
-from conftest import PASSWORD, auth_header, html_part, make_org, make_token, make_user, text_part
+from conftest import (
+    PASSWORD,
+    auth_header,
+    count_rows,
+    html_part,
+    make_org,
+    make_token,
+    make_user,
+    stored_rows,
+    text_part,
+)
 
 from tokenaudit.config import load_config
-from tokenaudit.extensions import db
 from tokenaudit.external_links import InvalidExternalUrl
 from tokenaudit.models import Activity, ApiToken, OutboxEmail
 
@@ -52,12 +61,12 @@ def test_superuser_revoke_deletes_records_activity_and_emails_owner(
 
     # 1. Deleted: the next API call gets 401, and the row and count are gone from the table.
     assert admin_client.get("/api/v2/me/", headers=auth_header(value)).status_code == 401
-    assert db.session.query(ApiToken).count() == 0
+    assert count_rows(ApiToken) == 0
     table = admin_client.htmx_get("/tokens").get_data(as_text=True)
     assert prefix not in table and "0 tokens" in table
 
     # 2. The Activity against the owner names the superuser, and shows on the home feed.
-    activity = db.session.query(Activity).filter_by(kind="token_revoked").one()
+    [activity] = stored_rows(Activity, kind="token_revoked")
     assert activity.subject.email == "bob@acme.test"
     assert activity.actor.full_name == "Carol Admin"
     assert activity.message == f"API token “Deploy bot” ({prefix}) revoked by superuser Carol Admin"
@@ -93,7 +102,7 @@ def test_revoking_a_token_already_gone_says_so_and_changes_nothing(
     assert again.status_code == 404
     assert "already been revoked" in again.get_data(as_text=True)
     assert again.headers["HX-Trigger"] == "tokens-changed"  # the stale row leaves the table
-    assert db.session.query(Activity).filter_by(kind="token_revoked").count() == 1
+    assert count_rows(Activity, kind="token_revoked") == 1
     assert len(smtp_server.messages) == 1
 
 
@@ -118,8 +127,8 @@ def test_smtp_failure_leaves_the_revoke_done_and_tells_the_superuser(
     assert response.status_code == 200
     assert "could not be sent" in response.get_data(as_text=True)
     assert admin_client.get("/api/v2/me/", headers=auth_header(value)).status_code == 401
-    assert db.session.query(Activity).filter_by(kind="token_revoked").count() == 1
-    pending = db.session.query(OutboxEmail).one()
+    assert count_rows(Activity, kind="token_revoked") == 1
+    [pending] = stored_rows(OutboxEmail)
     assert (
         pending.status == "pending" and pending.attempts == 1 and "Connection" in pending.last_error
     )
@@ -139,7 +148,7 @@ def test_api_twin_revokes_with_the_same_effects(client, admin, doomed, smtp_serv
     )
     assert response.status_code == 204
     assert client.get("/api/v2/me/", headers=auth_header(value)).status_code == 401
-    activity = db.session.query(Activity).filter_by(kind="token_revoked").one()
+    [activity] = stored_rows(Activity, kind="token_revoked")
     assert activity.message.endswith("revoked by superuser Carol Admin")
     assert len(smtp_server.messages) == 1
     again = client.delete(
@@ -163,7 +172,7 @@ def test_revoking_a_gone_token_without_javascript_says_so(admin_client, doomed):
     assert again.status_code == 404
     page = again.get_data(as_text=True)
     assert "already been revoked" in page and page.count("already been revoked") == 1
-    assert db.session.query(Activity).filter_by(kind="token_revoked").count() == 1
+    assert count_rows(Activity, kind="token_revoked") == 1
 
 
 LINK = re.compile(r"""(?:href=["']|^)(https?://[^\s"'<>]+)""", re.MULTILINE)

@@ -6,9 +6,15 @@ import re
 import threading
 from datetime import timedelta
 
-from conftest import auth_header, make_token, make_user, run_at_the_same_moment
+from conftest import (
+    auth_header,
+    make_token,
+    make_user,
+    run_at_the_same_moment,
+    stored_rows,
+    update_stored,
+)
 
-from tokenaudit.extensions import db
 from tokenaudit.models import Activity, ApiToken, utcnow
 
 VALUE = re.compile(r'id="new-token-value"[^>]*value="([^"]+)"')
@@ -17,9 +23,7 @@ VALUE = re.compile(r'id="new-token-value"[^>]*value="([^"]+)"')
 def test_rotating_on_the_profile_kills_the_old_value_and_shows_the_new_one_once(
     member_client, member, org
 ):
-    org.max_token_lifetime_days = 30
-    org.default_token_lifetime_days = 20
-    db.session.commit()
+    update_stored(org, max_token_lifetime_days=30, default_token_lifetime_days=20)
     token, old_value = make_token(member, "CI deploy")
     old_prefix = token.prefix
     confirm = member_client.get(f"/profile/tokens/{token.id}/rotate")
@@ -33,12 +37,11 @@ def test_rotating_on_the_profile_kills_the_old_value_and_shows_the_new_one_once(
     old = member_client.get("/api/v2/me/", headers=auth_header(old_value))
     assert old.status_code == 401
     assert member_client.get("/api/v2/me/", headers=auth_header(new_value)).status_code == 200
-    db.session.expire_all()
-    [rotated] = db.session.query(ApiToken).all()
+    [rotated] = stored_rows(ApiToken)
     assert (rotated.id, rotated.name) == (token.id, "CI deploy")
     assert new_value.startswith(rotated.prefix) and rotated.prefix != old_prefix
     assert abs(rotated.expires_at - (utcnow() + timedelta(days=20))) < timedelta(minutes=1)
-    activity = db.session.query(Activity).filter_by(kind="token_rotated").one()
+    [activity] = stored_rows(Activity, kind="token_rotated")
     assert old_prefix in activity.message and rotated.prefix in activity.message
     assert new_value not in activity.message
 
@@ -87,7 +90,6 @@ def test_two_rotations_at_once_leave_one_live_value_and_never_replace_one_value_
         run_at_the_same_moment(app, rotate, threads=2)
         assert {answer.status_code for answer in answers} <= {200, 409}
         values = [answer.json["token"] for answer in answers if answer.status_code == 200]
-        db.session.expire_all()  # the test's session still holds the token as first loaded
         client = app.test_client()
         live = [
             v
@@ -96,23 +98,19 @@ def test_two_rotations_at_once_leave_one_live_value_and_never_replace_one_value_
         ]
         assert len(live) == 1
     # A value replaced twice would mean a client was handed a value that was dead on arrival.
-    replaced = [
-        a.details["old_prefix"] for a in db.session.query(Activity).filter_by(kind="token_rotated")
-    ]
+    replaced = [a.details["old_prefix"] for a in stored_rows(Activity, kind="token_rotated")]
     assert len(replaced) == len(set(replaced)) >= 5
 
 
 def test_the_rotate_confirmation_says_what_lifetime_the_new_value_gets(member_client, org, member):
     token, _ = make_token(member, "forever")
-    token.expires_at = None
-    org.default_token_lifetime_days = 90
-    db.session.commit()
+    update_stored(token, expires_at=None)
+    update_stored(org, default_token_lifetime_days=90)
     page = member_client.get(f"/profile/tokens/{token.id}/rotate").get_data(as_text=True)
     # A never-expiring token comes back from rotation with the policy's 90 days: say so first.
     assert "It never expires." in page
     assert "The new value will expire 90 days after you rotate it." in page
-    org.default_token_lifetime_days = None
-    db.session.commit()
+    update_stored(org, default_token_lifetime_days=None)
     page = member_client.get(f"/profile/tokens/{token.id}/rotate").get_data(as_text=True)
     assert "The new value will never expire." in page
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from conftest import skip_unless_available
-from servers import PROJECT_ROOT
 
+from bench.server import PROJECT_ROOT
 from tokenaudit.config import load_config
 
 STRACE = shutil.which("strace")

@@ -15,12 +15,14 @@ from conftest import (
     auth_header,
     bad_checksum,
     count_queries,
+    count_rows,
     database_snapshot,
     every_stored_value,
     html_part,
     make_org,
     make_token,
     make_user,
+    stored_rows,
     text_part,
     wrong_secret,
 )
@@ -30,7 +32,6 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokenaudit.extensions import db
 from tokenaudit.models import Activity, ApiToken
 from tokenaudit.tokens import generate_token
 
@@ -148,9 +149,9 @@ def test_reported_live_token_is_revoked_recorded_and_its_owner_mailed(
         {"token_raw": value, "token_type": TOKEN_TYPE, "label": "true_positive"}
     ]
     assert api_status(client, value) == 401
-    assert db.session.query(ApiToken).count() == 0
+    assert count_rows(ApiToken) == 0
 
-    activity = db.session.query(Activity).filter_by(kind="token_revoked").one()
+    [activity] = stored_rows(Activity, kind="token_revoked")
     assert activity.subject.email == "bob@acme.test"
     assert activity.actor is None  # the system
     assert activity.message == (
@@ -188,7 +189,7 @@ def test_a_value_repeated_in_one_report_is_revoked_once(client, leaked, smtp_ser
     token, value = leaked
     response = report(client, current_key, value, value)
     assert labels(response) == ["true_positive", "true_positive"]
-    assert db.session.query(Activity).filter_by(kind="token_revoked").count() == 1
+    assert count_rows(Activity, kind="token_revoked") == 1
     assert len(smtp_server.messages) == 1
 
 
@@ -196,7 +197,7 @@ def test_a_report_without_a_url_still_revokes_and_says_so(client, leaked, smtp_s
     token, value = leaked
     body = json.dumps([{"token": value, "type": TOKEN_TYPE}]).encode()
     assert labels(send_report(client, body, current_key)) == ["true_positive"]
-    activity = db.session.query(Activity).filter_by(kind="token_revoked").one()
+    [activity] = stored_rows(Activity, kind="token_revoked")
     assert activity.message.endswith(
         "revoked automatically: found in public at a place the scanner did not name"
     )
@@ -232,7 +233,7 @@ def test_mixed_report_labels_each_value_and_revokes_only_live_tokens(
     assert {item["token_type"] for item in response.json} == {TOKEN_TYPE}
     assert api_status(client, my_value) == 401 and api_status(client, their_value) == 401
     assert api_status(client, kept_value) == 200
-    assert [t.prefix for t in db.session.query(ApiToken)] == [kept.prefix]
+    assert [t.prefix for t in stored_rows(ApiToken)] == [kept.prefix]
 
 
 def test_a_report_signed_by_the_previous_key_is_accepted(client, leaked, previous_key):
@@ -498,7 +499,7 @@ def test_token_values_in_a_reported_url_are_masked_in_the_log_activity_and_email
     assert labels(report(client, current_key, value, url=url)) == ["true_positive"]
 
     shown = f"https://paste.example/raw?leak={token.prefix}…[masked]&also={other.prefix}…[masked]"
-    activity = db.session.query(Activity).filter_by(kind="token_revoked").one()
+    [activity] = stored_rows(Activity, kind="token_revoked")
     assert activity.details["found_at"] == shown and activity.message.endswith(shown)
     (message,) = smtp_server.messages
     assert shown in text_part(message)

@@ -7,14 +7,11 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import base_config, make_org, make_user
-from servers import GunicornServer
+from conftest import count_rows, make_org, make_token, make_user, served_database
 from test_secret_scanning import ENDPOINT, SigningKey, entry, write_keys_file
 
-from tokenaudit import create_app
-from tokenaudit.extensions import db
+from bench.server import Gunicorn
 from tokenaudit.models import Activity
-from tokenaudit.personal_tokens import create_personal_token
 
 pytestmark = pytest.mark.gunicorn
 
@@ -23,22 +20,14 @@ SENDERS = 4
 
 
 def leaked_values(database_url: str) -> list[str]:
-    app = create_app(base_config(database_url))
-    with app.app_context():
+    with served_database(database_url):
         owner = make_user(make_org("Leaky"), "owner@leaky.test")
-        values = [create_personal_token(owner, f"leak {n}")[1] for n in range(TOKENS)]
-        db.session.remove()
-        db.engine.dispose()
-    return values
+        return [make_token(owner, f"leak {n}")[1] for n in range(TOKENS)]
 
 
 def revocations(database_url: str) -> int:
-    app = create_app(base_config(database_url))
-    with app.app_context():
-        count = db.session.query(Activity).filter_by(kind="token_revoked").count()
-        db.session.remove()
-        db.engine.dispose()
-    return count
+    with served_database(database_url):
+        return count_rows(Activity, kind="token_revoked")
 
 
 def test_the_same_report_sent_at_once_revokes_each_token_once(served_database_url, tmp_path):
@@ -48,13 +37,13 @@ def test_the_same_report_sent_at_once_revokes_each_token_once(served_database_ur
     write_keys_file(keys_file, key)
     body = json.dumps([entry(value) for value in values]).encode()
     headers = {"Content-Type": "application/json", **key.headers(body)}
-    server = GunicornServer(
+    server = Gunicorn(
         {
             "DATABASE_URL": served_database_url,
             "SECRET_SCANNING_KEYS_FILE": str(keys_file),
             "MAIL_SERVER": None,
         },
-        tmp_path,
+        tmp_path / "gunicorn.log",
         workers=2,
     )
 

@@ -3,9 +3,9 @@
 from datetime import timedelta
 
 import pytest
-from conftest import CSRF_PATTERN
+from conftest import CSRF_PATTERN, count_rows, database, stored_rows
 from flask_login.utils import encode_cookie
-from sqlalchemy import func, update
+from sqlalchemy import update
 
 from tokenaudit.extensions import db
 from tokenaudit.models import UserSession, utcnow
@@ -76,33 +76,39 @@ def test_sign_out_other_sessions_needs_the_forms_csrf_token(make_client, member)
     assert signed_in(laptop)
 
 
+def last_seen(when, session_id: int | None = None) -> None:
+    """Move the stored last use of every session (or of one) to `when`, as time passing would."""
+    with database():
+        sessions = update(UserSession).values(last_seen_at=when)
+        if session_id is not None:
+            sessions = sessions.where(UserSession.id == session_id)
+        db.session.execute(sessions)
+        db.session.commit()
+
+
 @pytest.mark.parametrize("app_config", [{"SESSION_IDLE_MINUTES": 30}])
 def test_an_idle_session_ends_after_session_idle_minutes(client, member):
     client.sign_in(member.email)
     assert signed_in(client)
-    db.session.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=29)))
-    db.session.commit()
+    last_seen(utcnow() - timedelta(minutes=29))
     assert signed_in(client)  # and this use counts: the clock starts again
-    db.session.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=31)))
-    db.session.commit()
+    last_seen(utcnow() - timedelta(minutes=31))
     assert not signed_in(client)
-    assert db.session.query(UserSession).count() == 0
+    assert count_rows(UserSession) == 0
 
 
 def test_last_seen_is_written_at_most_once_a_minute(client, member):
     client.sign_in(member.email)
     a_moment_ago = utcnow() - timedelta(seconds=30)
-    db.session.execute(update(UserSession).values(last_seen_at=a_moment_ago))
-    db.session.commit()
+    last_seen(a_moment_ago)
     assert signed_in(client)
-    db.session.expire_all()
-    assert db.session.query(UserSession).one().last_seen_at == a_moment_ago
+    [session] = stored_rows(UserSession)
+    assert session.last_seen_at == a_moment_ago
     earlier = utcnow() - timedelta(minutes=2)
-    db.session.execute(update(UserSession).values(last_seen_at=earlier))
-    db.session.commit()
+    last_seen(earlier)
     assert signed_in(client)
-    db.session.expire_all()
-    assert db.session.query(UserSession).one().last_seen_at > earlier + timedelta(minutes=1)
+    [session] = stored_rows(UserSession)
+    assert session.last_seen_at > earlier + timedelta(minutes=1)
 
 
 def test_the_csrf_token_changes_at_sign_in_and_is_cleared_at_sign_out(client, member):
@@ -120,7 +126,9 @@ def test_the_csrf_token_changes_at_sign_in_and_is_cleared_at_sign_out(client, me
 
 def test_a_remember_me_cookie_alone_signs_nobody_in(app, client, member):
     """Flask-Login would restore a user from a valid remember cookie: it needs a session too."""
-    client.set_cookie("remember_token", encode_cookie(str(member.id)), domain="tokenaudit.test")
+    with app.app_context():  # the cookie is signed with the app's key
+        cookie = encode_cookie(str(member.id))
+    client.set_cookie("remember_token", cookie, domain="tokenaudit.test")
     assert not signed_in(client)
 
 
@@ -128,7 +136,7 @@ def test_the_database_holds_a_digest_of_the_session_never_the_cookies_secret(cli
     client.sign_in(member.email)
     with client.session_transaction() as session:
         secret = session["session_secret"]
-    [row] = db.session.query(UserSession).all()
+    [row] = stored_rows(UserSession)
     assert secret not in row.digest and len(row.digest) == 64
 
 
@@ -137,13 +145,8 @@ def test_the_sessions_page_does_not_count_sessions_that_idled_out(make_client, m
     here, laptop = make_client(), make_client()
     here.sign_in(member.email)
     laptop.sign_in(member.email)
-    laptops_session = db.session.query(func.max(UserSession.id)).scalar()
-    db.session.execute(
-        update(UserSession)
-        .where(UserSession.id == laptops_session)
-        .values(last_seen_at=utcnow() - timedelta(minutes=31))
-    )
-    db.session.commit()
+    laptops_session = stored_rows(UserSession)[-1]  # the latest sign-in
+    last_seen(utcnow() - timedelta(minutes=31), laptops_session.id)
     page = here.get("/sessions").get_data(as_text=True)
     assert "signed in on 1 browser," in page
     assert not signed_in(laptop)

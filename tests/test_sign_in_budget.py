@@ -7,15 +7,15 @@ lock the owner out of an address they have signed in from before.
 
 from __future__ import annotations
 
-import http.client
-import json
 import threading
-from collections import Counter
 
 import pytest
 from conftest import PASSWORD
-from servers import GunicornServer, RedisServer
+from servers import start_redis
 from werkzeug.serving import make_server
+
+from bench.server import Gunicorn
+from bench.sign_in_budget import guess_at_once
 
 TOKEN_AUTH = "/api/v2/api-token-auth/"
 GUESSES = 60
@@ -24,32 +24,6 @@ BUDGET = 10  # a minute
 
 def from_address(address: str) -> dict:
     return {"environ_overrides": {"REMOTE_ADDR": address}}
-
-
-def guess_at_once(port: int, email: str, guesses: int = GUESSES) -> Counter:
-    """`guesses` wrong passwords for one account, all sent at the same moment; their statuses."""
-    start = threading.Barrier(guesses)
-    statuses: Counter = Counter()
-    lock = threading.Lock()
-
-    def guess(number: int) -> None:
-        body = json.dumps({"username": email, "password": f"wrong guess {number}"})
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        start.wait(timeout=30)
-        try:
-            connection.request("POST", TOKEN_AUTH, body, {"Content-Type": "application/json"})
-            status = connection.getresponse().status
-        finally:
-            connection.close()
-        with lock:
-            statuses[status] += 1
-
-    threads = [threading.Thread(target=guess, args=(n,)) for n in range(guesses)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return statuses
 
 
 @pytest.fixture
@@ -62,7 +36,7 @@ def test_60_concurrent_guesses_on_the_development_server_evaluate_at_most_10(app
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        statuses = guess_at_once(server.server_port, member.email)
+        statuses = guess_at_once(server.server_port, member.email, GUESSES)
     finally:
         server.shutdown()
         thread.join(timeout=10)
@@ -75,12 +49,12 @@ def test_60_concurrent_guesses_on_the_development_server_evaluate_at_most_10(app
 def test_60_concurrent_guesses_on_gunicorn_sharing_redis_evaluate_at_most_10(
     database_url, member, tmp_path
 ):
-    redis_server = RedisServer()
+    redis_server = start_redis()
     try:
         env = {"DATABASE_URL": database_url, "RATELIMIT_STORAGE_URI": redis_server.url}
-        server = GunicornServer(env, tmp_path, workers=4)
+        server = Gunicorn(env, tmp_path / "gunicorn.log", workers=4)
         try:
-            statuses = guess_at_once(server.port, member.email)
+            statuses = guess_at_once(server.port, member.email, GUESSES)
         finally:
             server.stop()
     finally:

@@ -3,7 +3,17 @@
 import threading
 
 import pytest
-from conftest import auth_header, make_org, make_token, make_user
+from conftest import (
+    auth_header,
+    count_rows,
+    database,
+    make_org,
+    make_token,
+    make_user,
+    reread,
+    stored_rows,
+    update_stored,
+)
 from sqlalchemy import update
 
 from tokenaudit.extensions import db
@@ -38,8 +48,8 @@ def test_team_lists_members_with_permissions(admin_client, member):
 def test_editing_permissions_records_an_activity(admin_client, admin, member):
     response = admin_client.submit(f"/team/{member.id}", {"is_active": "y"})  # token permission off
     assert response.status_code == 302
-    assert db.session.get(User, member.id).can_manage_tokens is False
-    activity = db.session.query(Activity).filter_by(kind="permissions_changed").one()
+    assert reread(member).can_manage_tokens is False
+    [activity] = stored_rows(Activity, kind="permissions_changed")
     assert activity.subject_id == member.id and activity.actor_id == admin.id
     assert "Can create and manage personal API tokens off" in activity.message
     assert "Can create and manage personal API tokens off" in admin_client.get("/").get_data(
@@ -49,7 +59,7 @@ def test_editing_permissions_records_an_activity(admin_client, admin, member):
 
 def test_saving_without_changes_records_nothing(admin_client, member):
     admin_client.submit(f"/team/{member.id}", {"is_active": "y", "can_manage_tokens": "y"})
-    assert db.session.query(Activity).count() == 0
+    assert count_rows(Activity) == 0
 
 
 def test_permission_off_blocks_tokens_until_switched_back_on(admin_client, member):
@@ -66,8 +76,8 @@ def test_last_superuser_cannot_remove_own_superuser_flag(admin_client, admin):
     )
     assert response.status_code == 400
     assert "last superuser" in response.get_data(as_text=True)
-    assert db.session.get(User, admin.id).is_superuser is True
-    assert db.session.query(Activity).count() == 0
+    assert reread(admin).is_superuser is True
+    assert count_rows(Activity) == 0
 
 
 def test_a_superuser_can_step_down_when_another_remains(admin_client, admin, org):
@@ -76,7 +86,7 @@ def test_a_superuser_can_step_down_when_another_remains(admin_client, admin, org
         f"/team/{admin.id}", {"is_active": "y", "can_manage_tokens": "y"}
     )
     assert response.status_code == 302
-    assert db.session.get(User, admin.id).is_superuser is False
+    assert reread(admin).is_superuser is False
     assert admin_client.get("/team").status_code == 403
 
 
@@ -84,12 +94,12 @@ def test_members_of_other_organizations_are_404(admin_client):
     stranger = make_user(make_org("Other"), "x@other.test")
     assert admin_client.get(f"/team/{stranger.id}").status_code == 404
     assert admin_client.submit(f"/team/{stranger.id}", {"is_superuser": "y"}).status_code == 404
-    assert db.session.get(User, stranger.id).is_superuser is False
+    assert reread(stranger).is_superuser is False
 
 
 def test_member_edit_without_csrf_changes_nothing(admin_client, member):
     assert admin_client.post(f"/team/{member.id}", data={"is_superuser": "y"}).status_code == 400
-    assert db.session.get(User, member.id).is_superuser is False
+    assert reread(member).is_superuser is False
 
 
 def test_team_token_counts_are_the_organizations_tokens_only(admin_client, member, org):
@@ -97,8 +107,7 @@ def test_team_token_counts_are_the_organizations_tokens_only(admin_client, membe
     Bob still holds a token from when he was in Initech; Acme's Team page must not count it."""
     make_token(member, "acme script")
     old_token, _ = make_token(member, "initech script")
-    old_token.organization_id = make_org("Initech").id
-    db.session.commit()
+    update_stored(old_token, organization_id=make_org("Initech").id)
     page = admin_client.get("/team").get_data(as_text=True)
     bob_row = page.split("Bob Builder", 1)[1].split("</tr>", 1)[0]
     assert '<td data-label="API tokens">1</td>' in bob_row
@@ -136,14 +145,14 @@ def test_two_superusers_demoting_each_other_at_once_leave_one(app, org, make_cli
     pairs = [(clients[first.id], second.id), (clients[second.id], first.id)]
     demote = {"is_active": "y", "can_manage_tokens": "y"}  # superuser box left unticked
     for _ in range(ROUNDS):
-        db.session.execute(update(User).values(is_superuser=True))
-        db.session.commit()
+        with database():
+            db.session.execute(update(User).values(is_superuser=True))
+            db.session.commit()
         requests = [
             (client, f"/team/{target}", {**demote, "csrf_token": client.csrf_token()})
             for client, target in pairs
         ]
         statuses = post_at_once(requests)
-        db.session.expire_all()
-        superusers = db.session.query(User).filter_by(is_superuser=True, is_active=True).count()
+        superusers = count_rows(User, is_superuser=True, is_active=True)
         assert superusers == 1, statuses
         assert sorted(statuses) in ([302, 400], [302, 403])  # the loser may be demoted already

@@ -15,7 +15,7 @@ import threading
 import time
 
 import pytest
-from conftest import PASSWORD, make_org, make_token, make_user
+from conftest import PASSWORD, database, make_org, make_token, make_user
 from flask import Flask
 from sqlalchemy import insert
 from werkzeug.serving import make_server
@@ -47,8 +47,9 @@ def add_tokens(owner: User, count: int) -> None:
                 "created_at": utcnow(),
             }
         )
-    db.session.execute(insert(ApiToken), rows)
-    db.session.commit()
+    with database():
+        db.session.execute(insert(ApiToken), rows)
+        db.session.commit()
 
 
 class Server:

@@ -1,9 +1,8 @@
 """Names with right-to-left overrides or letters cannot reorder the sentences they are put in."""
 
 import pytest
-from conftest import make_token, text_part
+from conftest import make_token, stored_rows, text_part
 
-from tokenaudit.extensions import db
 from tokenaudit.models import Activity
 from tokenaudit.text import isolate
 
@@ -24,7 +23,7 @@ def test_activity_and_status_message_isolate_an_overriding_token_name(
     admin_client, member, smtp_server
 ):
     token, _ = make_token(member, f"{RLO}fdp.exe")
-    created = db.session.query(Activity).filter_by(kind="token_created").one()
+    [created] = stored_rows(Activity, kind="token_created")
     assert created.message == f"API token “\u2068{RLO}fdp.exe\u2069” ({token.prefix}) created"
     assert created.details["token_name"] == f"{RLO}fdp.exe"  # the data itself is kept as given
 

@@ -6,9 +6,15 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import PASSWORD, auth_header, database_snapshot, make_token
+from conftest import (
+    PASSWORD,
+    auth_header,
+    database_snapshot,
+    make_token,
+    stored_rows,
+    update_stored,
+)
 
-from tokenaudit.extensions import db
 from tokenaudit.models import ApiToken, utcnow
 
 VALUE = re.compile(r'id="new-token-value"[^>]*value="([^"]+)"')
@@ -40,8 +46,7 @@ def test_token_past_its_date_gets_401_token_has_expired(client, member, clock):
 
 
 def test_api_token_auth_takes_the_organization_default_and_shows_expires_at(client, org, member):
-    org.default_token_lifetime_days = 30
-    db.session.commit()
+    update_stored(org, default_token_lifetime_days=30)
     response = issue_token(client, member)
     expires_at = datetime.fromisoformat(response.json["expires_at"].replace("Z", "+00:00"))
     assert abs(expires_at - (utcnow() + timedelta(days=30))) < timedelta(minutes=1)
@@ -54,8 +59,7 @@ def test_api_token_auth_never_expires_only_without_a_maximum(client, org, member
     for not_never in (False, 0.0, None):  # JSON's false and 0.0 are not guessed to mean "never"
         answer = issue_token(client, member, expires_in_days=not_never)
         assert answer.status_code == 400 if not_never is not None else answer.json["expires_at"]
-    org.max_token_lifetime_days = 60
-    db.session.commit()
+    update_stored(org, max_token_lifetime_days=60)
     refused = issue_token(client, member, expires_in_days=0)
     assert refused.status_code == 400
     assert refused.json["detail"] == "Tokens in this organization must expire within 60 days."
@@ -65,8 +69,7 @@ def test_api_token_auth_never_expires_only_without_a_maximum(client, org, member
 def test_api_token_auth_refuses_a_bad_or_too_long_lifetime_and_creates_nothing(
     client, org, member, lifetime
 ):
-    org.max_token_lifetime_days = 60
-    db.session.commit()
+    update_stored(org, max_token_lifetime_days=60)
     before = database_snapshot()
     response = issue_token(client, member, expires_in_days=lifetime)
     assert response.status_code == 400 and response.json["detail"]
@@ -82,7 +85,7 @@ def test_profile_form_offers_lifetimes_with_their_dates_and_creates_with_one(mem
 
     response = member_client.submit("/profile/tokens", {"name": "CI", "expires_in_days": "30"})
     assert response.status_code == 200
-    token = db.session.query(ApiToken).one()
+    [token] = stored_rows(ApiToken)
     assert abs(token.expires_at - (utcnow() + timedelta(days=30))) < timedelta(minutes=1)
 
 
@@ -93,7 +96,7 @@ def test_profile_form_custom_date(member_client):
         {"name": "CI", "expires_in_days": "custom", "expires_on": day.isoformat()},
     )
     assert response.status_code == 200
-    token = db.session.query(ApiToken).one()
+    [token] = stored_rows(ApiToken)
     assert token.expires_at == datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
@@ -109,9 +112,7 @@ def test_profile_form_custom_date(member_client):
     ],
 )
 def test_profile_form_refuses_lifetimes_the_policy_forbids(member_client, org, fields, message):
-    org.max_token_lifetime_days = 60
-    org.default_token_lifetime_days = 30
-    db.session.commit()
+    update_stored(org, max_token_lifetime_days=60, default_token_lifetime_days=30)
     before = database_snapshot()
     response = member_client.submit("/profile/tokens", {"name": "CI", **fields})
     assert response.status_code == 422
@@ -120,9 +121,7 @@ def test_profile_form_refuses_lifetimes_the_policy_forbids(member_client, org, f
 
 
 def test_profile_without_never_where_the_organization_has_a_maximum(member_client, org):
-    org.max_token_lifetime_days = 45
-    org.default_token_lifetime_days = 30
-    db.session.commit()
+    update_stored(org, max_token_lifetime_days=45, default_token_lifetime_days=30)
     page = member_client.get("/profile/tokens").get_data(as_text=True)
     assert ">Never</option>" not in page
     assert 'value="60"' not in page and "45 days, the maximum" in page
@@ -132,8 +131,7 @@ def test_expired_tokens_are_marked_expired_on_profile_and_audit_page(
     client, make_client, admin, member, clock
 ):
     token, _ = make_token(member, "old deploy")
-    token.expires_at = utcnow() + timedelta(days=1)
-    db.session.commit()
+    update_stored(token, expires_at=utcnow() + timedelta(days=1))
     client.sign_in(member.email)
     row = client.get("/profile/tokens").get_data(as_text=True).split('id="own-token-')[1]
     assert "Expired" not in row and "in 23 hours" in row

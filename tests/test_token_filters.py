@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from conftest import auth_header, make_org, make_token, make_user
+from conftest import auth_header, database, make_org, make_token, make_user
 
 from tokenaudit import token_listing
 from tokenaudit.extensions import db
@@ -61,24 +61,25 @@ SHOWN = {
 @pytest.fixture
 def world(org, admin):
     """The tokens of AGES, spread over three owners, one deactivated, one without permission."""
-    ada = make_user(org, "ada@acme.test", "Ada Lovelace")
-    gone = make_user(org, "gone@acme.test", "Gone Person", active=False)
-    nope = make_user(org, "nope@acme.test", "Nora Nopermission", can_manage_tokens=False)
-    now = utcnow()
-    ids = {}
-    for name, (created, used, expires) in AGES.items():
-        owner = gone if name.startswith("blocked") else nope if name.startswith("no ") else ada
-        token, _ = make_token(owner, name)
-        token.created_at = now - timedelta(days=created)
-        token.expires_at = now + timedelta(days=expires) if expires is not None else None
-        if used is not None:
-            token.last_used_at = now - timedelta(days=used)
-            token.last_used_method, token.last_used_path = "GET", "/api/v2/me/"
-        ids[name] = token.id
-    # Another organization's tokens never show, whatever the filter.
-    stranger = make_user(make_org("Other"), "olga@other.test")
-    make_token(stranger, "used today")
-    db.session.commit()
+    with database():
+        ada = make_user(org, "ada@acme.test", "Ada Lovelace")
+        gone = make_user(org, "gone@acme.test", "Gone Person", active=False)
+        nope = make_user(org, "nope@acme.test", "Nora Nopermission", can_manage_tokens=False)
+        now = utcnow()
+        ids = {}
+        for name, (created, used, expires) in AGES.items():
+            owner = gone if name.startswith("blocked") else nope if name.startswith("no ") else ada
+            token, _ = make_token(owner, name)
+            token.created_at = now - timedelta(days=created)
+            token.expires_at = now + timedelta(days=expires) if expires is not None else None
+            if used is not None:
+                token.last_used_at = now - timedelta(days=used)
+                token.last_used_method, token.last_used_path = "GET", "/api/v2/me/"
+            ids[name] = token.id
+        # Another organization's tokens never show, whatever the filter.
+        stranger = make_user(make_org("Other"), "olga@other.test")
+        make_token(stranger, "used today")
+        db.session.commit()
     _, admin_value = make_token(admin, "admin script")
     # The admin's own token is used by every request below: it is active.
     return {"ids": ids, "ada": ada, "header": auth_header(admin_value)}
@@ -169,9 +170,10 @@ def test_each_rows_owner_link_keeps_the_view_and_lists_that_owners_tokens(admin_
 
 
 def test_owner_of_another_organization_lists_nothing(client, world):
-    stranger_id = db.session.execute(
-        db.text("SELECT id FROM users WHERE email = 'olga@other.test'")
-    ).scalar()
+    with database():
+        stranger_id = db.session.execute(
+            db.text("SELECT id FROM users WHERE email = 'olga@other.test'")
+        ).scalar()
     body = client.get(
         f"/api/v2/organization/tokens/?owner={stranger_id}", headers=world["header"]
     ).json

@@ -12,23 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from aiosmtpd.controller import Controller
-from conftest import Mailbox, base_config, free_port
+from conftest import base_config
 from flask import Flask
-from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
+from bench.server import SMTPServer
 from tokenaudit import create_app
 from tokenaudit.extensions import db
-
-
-def migrate_database(path: Path) -> Path:
-    """Run the real migrations into a new SQLite file."""
-    app = create_app(base_config(f"sqlite:///{path}"))
-    with app.app_context():
-        upgrade()
-        db.engine.dispose()
-    return path
 
 
 class LiveServer:
@@ -38,8 +28,8 @@ class LiveServer:
         database = workdir / "live.db"
         shutil.copy(template_database, database)
         self.database_path = database
-        self.mailbox = Mailbox()
-        self._smtp = Controller(self.mailbox, hostname="127.0.0.1", port=free_port())
+        self._smtp = SMTPServer()
+        self.mailbox = self._smtp.mailbox
         self.app: Flask = create_app(
             {
                 **base_config(f"sqlite:///{database}"),
