@@ -10,11 +10,12 @@ import sys
 
 import pytest
 from aiosmtpd.smtp import AuthResult
-from conftest import TEST_DATABASE_URL, Mailbox, free_port, serve_mail
+from conftest import TEST_DATABASE_URL, Mailbox, database, free_port, reread, serve_mail
 from servers import PROJECT_ROOT, MailSender, mail_environment, run_send_mail
 
 from tokenaudit.config import InvalidSetting, load_config
 from tokenaudit.extensions import db
+from tokenaudit.models import OutboxEmail
 from tokenaudit.outbox import queue_email
 
 SMTP_USER = "mailer"
@@ -28,11 +29,18 @@ def accept_the_mailer(server, session, envelope, mechanism, auth_data) -> AuthRe
     )
 
 
+def queue_pending_email() -> OutboxEmail:
+    """One email waiting in the outbox, as a request that could not send it leaves it."""
+    with database():
+        email = queue_email("olive@acme.test", "Token revoked", "text", "<p>html</p>")
+        db.session.commit()
+        return email
+
+
 # Loopback only: the test server takes the password without TLS.
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_the_smtp_password_stays_out_of_the_log_even_in_debug_mode(app):
-    queue_email("olive@acme.test", "Token revoked", "text", "<p>html</p>")
-    db.session.commit()
+    queue_pending_email()
     mailbox = Mailbox()
     with serve_mail(
         app, mailbox, authenticator=accept_the_mailer, auth_required=True, auth_require_tls=False
@@ -85,13 +93,12 @@ BAD_SETTINGS = [
 def test_a_bad_setting_stops_the_sender_at_start_with_one_clear_line(
     app, smtp_server, env, message
 ):
-    email = queue_email("olive@acme.test", "Token revoked", "text", "<p>html</p>")
-    db.session.commit()
+    email = queue_pending_email()
     result = run_send_mail(app, "--watch", env=env, timeout=30)
     assert result.returncode == 3, result.stdout
     [line] = result.stdout.splitlines()
     assert line.startswith(f"TokenAudit cannot start: {message}")
-    db.session.refresh(email)
+    email = reread(email)
     assert (email.status, email.attempts) == ("pending", 0)
     assert smtp_server.messages == []
 
@@ -120,13 +127,12 @@ def test_gunicorn_with_a_bad_mail_setting_stops_with_one_clear_line(app, tmp_pat
 
 @pytest.mark.parametrize("interval", ["inf", "nan", "1e10", "0", "-1", "0.001", "ten"])
 def test_an_interval_the_sender_cannot_keep_is_refused_before_any_round(app, smtp_server, interval):
-    email = queue_email("olive@acme.test", "Token revoked", "text", "<p>html</p>")
-    db.session.commit()
+    email = queue_pending_email()
     result = run_send_mail(app, "--watch", "--interval", interval, timeout=30)
     assert result.returncode == 2, result.stdout
     assert "Error: Invalid value for '--interval'" in result.stdout
     assert "Traceback" not in result.stdout
-    db.session.refresh(email)
+    email = reread(email)
     assert email.status == "pending"
     assert smtp_server.messages == []
 
