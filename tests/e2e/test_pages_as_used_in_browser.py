@@ -51,6 +51,12 @@ def revoke_meanwhile(live, token) -> None:
 
 
 def scrolls_sideways(page) -> bool:
+    """Whether the settled page is wider than the window. Settled: a swap half done (old and new
+    content both in the page for a moment) measured wide on a loaded CI machine, once."""
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function(
+        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+    )
     return page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
 
 
