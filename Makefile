@@ -1,4 +1,5 @@
-# TokenAudit. `make run` serves the demo; `make serve` runs gunicorn; `make test` runs every test.
+# TokenAudit. `make run` serves the demo; `make serve` runs gunicorn; `make test` runs the tests
+# (all of them with CI=true).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -42,9 +43,10 @@ serve: $(STAMP)
 	$(FLASK) db upgrade
 	$(WITH_MAIL_SENDER) $(BIN)/gunicorn -c gunicorn.conf.py
 
-# The suite runs the benchmark tiny (tests/test_bench_smoke.py), its DRF peer included.
+# Quick by default: tests marked slow (browsers, real servers, loads, timed races; the tiny
+# benchmark run of tests/test_bench_smoke.py) run only with CI=true, as .ci/run sets it.
 test: $(STAMP) $(BENCH_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(filter true,$(CI)),,-m "not slow")
 
 # PNGs of the main pages and the open revoke dialog, for the README (needs /usr/bin/chromium).
 screenshots: $(STAMP)

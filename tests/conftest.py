@@ -19,6 +19,7 @@ from flask.cli import FlaskGroup
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
 from hypothesis import HealthCheck, settings
+from jinja2.bccache import Bucket, BytecodeCache
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import scoped_session, selectinload
@@ -32,17 +33,29 @@ from tokenaudit.models import ApiToken, Organization, User
 from tokenaudit.personal_tokens import create_personal_token
 from tokenaudit.tokens import checksum, generate_token
 
-# Property-based tests: modest by default so the suite stays fast; HYPOTHESIS_PROFILE=thorough
+# Property-based tests: 25 examples in a quick run, 100 in CI; HYPOTHESIS_PROFILE=thorough
 # for a long run. Examples share their test's app and compare the database before and after
 # themselves, hence the function-scoped fixtures.
 _PROFILE = {"deadline": None, "suppress_health_check": [HealthCheck.function_scoped_fixture]}
-settings.register_profile("default", max_examples=100, **_PROFILE)
+settings.register_profile("default", max_examples=25, **_PROFILE)
 # CI replays the same examples every run, so a submission is judged on what its author ran;
 # developers' runs keep exploring new ones.
 settings.register_profile("ci", max_examples=100, derandomize=True, **_PROFILE)
 settings.register_profile("thorough", max_examples=2000, **_PROFILE)
 _ci = os.environ.get("CI") == "true"
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if _ci else "default"))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say what a quick run (`make test` without CI=true: -m "not slow") left out."""
+    deselected = terminalreporter.stats.get("deselected", [])
+    slow = sum(1 for item in deselected if item.get_closest_marker("slow"))
+    if slow:
+        terminalreporter.write_line(
+            f"{slow} slow tests left out (browsers, real servers, loads, races): "
+            "`CI=true make test` runs them too"
+        )
+
 
 PASSWORD = "correct horse battery"
 CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -198,6 +211,24 @@ def app_config() -> dict:
     return {}
 
 
+class CompiledTemplates(BytecodeCache):
+    """Templates compiled once for the whole run, not once per test's app (a third of a quick
+    run's time was Jinja compiling the same templates again); a changed source recompiles."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self._code:
+            bucket.bytecode_from_string(self._code[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = CompiledTemplates()
+
+
 # The app of the running test: what database() and the factories open a context of.
 _app_under_test: Flask | None = None
 
@@ -208,6 +239,7 @@ def app(database_url: str, app_config: dict) -> Flask:
     own database work opens one with database()."""
     global _app_under_test
     app = create_app({**base_config(database_url), **app_config})
+    app.jinja_env.bytecode_cache = COMPILED_TEMPLATES
     _app_under_test = app
     yield app
     _app_under_test = None

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 NUMBER = r"\d+(?:\.\d+)?"
 TINY = (
@@ -14,6 +16,7 @@ TINY = (
 )
 
 
+@pytest.mark.slow  # real servers, seconds of measuring
 def test_bench_produces_every_figure(tmp_path: Path):
     report = tmp_path / "benchmarks.md"
     finished = subprocess.run(

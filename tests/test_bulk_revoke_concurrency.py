@@ -16,7 +16,7 @@ from bench.server import Gunicorn
 from tokenaudit.extensions import db
 from tokenaudit.models import Activity
 
-pytestmark = pytest.mark.gunicorn
+pytestmark = pytest.mark.slow
 
 TOKENS = 450  # three batches of 200 (bulk_revocation.BATCH_SIZE)
 

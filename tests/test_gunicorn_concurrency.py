@@ -18,7 +18,7 @@ from conftest import populate
 
 from bench.server import Gunicorn
 
-pytestmark = pytest.mark.gunicorn
+pytestmark = pytest.mark.slow
 
 REQUESTS = 2000
 CLIENT_THREADS = 32

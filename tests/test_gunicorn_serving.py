@@ -4,7 +4,7 @@ import pytest
 
 from bench.server import Gunicorn
 
-pytestmark = pytest.mark.gunicorn
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

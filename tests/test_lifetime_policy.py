@@ -155,6 +155,7 @@ def _lower_the_maximum_midway(monkeypatch, make_client, admin, settled: list) ->
     return thread
 
 
+@pytest.mark.slow  # waits 2 s for a request a fixed app holds back
 def test_a_token_created_while_the_maximum_is_lowered_still_obeys_it(
     client, make_client, monkeypatch, admin, member
 ):
@@ -180,6 +181,7 @@ def test_a_token_created_while_the_maximum_is_lowered_still_obeys_it(
     ]
 
 
+@pytest.mark.slow  # waits 2 s for a request a fixed app holds back
 def test_a_token_rotated_while_the_maximum_is_lowered_still_obeys_it(
     member_client, make_client, monkeypatch, org, admin, member
 ):

@@ -27,6 +27,7 @@ def from_address(address: str) -> dict:
     return {"environ_overrides": {"REMOTE_ADDR": address}}
 
 
+@pytest.mark.slow  # a real redis-server
 def test_failures_for_one_account_are_limited_whatever_the_address(client, member, redis_server):
     body = {"username": member.email, "password": "wrong wrong"}
     statuses = [
@@ -41,6 +42,7 @@ def test_failures_for_one_account_are_limited_whatever_the_address(client, membe
     assert redis_server.client.keys("LIMITS*"), "the counters live in Redis"
 
 
+@pytest.mark.slow  # a real redis-server
 def test_failures_from_one_address_are_limited_whatever_the_account(client, member):
     statuses = [
         client.post(
@@ -58,6 +60,7 @@ def test_failures_from_one_address_are_limited_whatever_the_account(client, memb
     assert other.status_code == 200
 
 
+@pytest.mark.slow  # a real redis-server
 def test_login_page_is_limited_per_account_across_addresses(client, admin):
     statuses = [
         client.submit(
@@ -68,6 +71,7 @@ def test_login_page_is_limited_per_account_across_addresses(client, admin):
     assert statuses == [400] * 10 + [429]
 
 
+@pytest.mark.slow  # a real redis-server
 def test_successful_sign_ins_do_not_count(client, member):
     for _ in range(12):
         response = client.post(TOKEN_AUTH, json={"username": member.email, "password": PASSWORD})
@@ -87,6 +91,7 @@ def post_json(server: Gunicorn, path: str, body: dict):
         connection.close()
 
 
+@pytest.mark.slow  # a real redis-server and two gunicorn servers
 def test_two_gunicorn_servers_share_one_limit_through_redis(
     database_url, member, redis_server, tmp_path
 ):

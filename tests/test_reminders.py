@@ -98,6 +98,7 @@ def test_two_senders_at_the_same_moment_send_each_reminder_once(app, org, smtp_s
     assert set(sent.values()) == {1}
 
 
+@pytest.mark.slow  # two real processes
 def test_two_send_mail_processes_at_the_same_moment_send_each_reminder_once(
     app, database_url, org, smtp_server
 ):

@@ -6,6 +6,7 @@ import re
 import threading
 from datetime import timedelta
 
+import pytest
 from conftest import (
     auth_header,
     make_token,
@@ -115,6 +116,7 @@ def test_the_rotate_confirmation_says_what_lifetime_the_new_value_gets(member_cl
     assert "The new value will never expire." in page
 
 
+@pytest.mark.slow  # waits 2 s for a request a fixed app holds back
 def test_revoking_a_token_while_it_is_rotated_is_never_a_500(
     member_client, make_client, monkeypatch, member
 ):

@@ -13,7 +13,7 @@ from test_secret_scanning import ENDPOINT, SigningKey, entry, write_keys_file
 from bench.server import Gunicorn
 from tokenaudit.models import Activity
 
-pytestmark = pytest.mark.gunicorn
+pytestmark = pytest.mark.slow
 
 TOKENS = 30
 SENDERS = 4

@@ -45,7 +45,7 @@ def test_60_concurrent_guesses_on_the_development_server_evaluate_at_most_10(app
     assert set(statuses) <= {401, 429}
 
 
-@pytest.mark.gunicorn
+@pytest.mark.slow
 def test_60_concurrent_guesses_on_gunicorn_sharing_redis_evaluate_at_most_10(
     database_url, member, tmp_path
 ):

@@ -84,6 +84,7 @@ def app_config() -> dict:
     return {"SERVER_NAME": None}  # answer on 127.0.0.1:<port>
 
 
+@pytest.mark.slow  # RUN_SECONDS of load on a real server
 def test_a_superuser_never_sees_another_organizations_tokens_while_tokens_churn(app, org):
     superuser = make_user(org, "sam@acme.test", "Sam Acme", superuser=True)
     add_tokens(make_user(org, "bulk@acme.test", "Bulk Acme"), TOKENS)

@@ -37,6 +37,15 @@ AXE_SCRIPT = Path(__file__).parent / "vendor" / "axe.min.js"
 _unique = itertools.count(1)
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m "not slow"` deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every browser test is slow (Chromium pages): CI runs them; a quick run leaves them out."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here):
+            item.add_marker(pytest.mark.slow)
+
+
 def _browser_missing() -> str | None:
     """Why the browser tests cannot run here, or None."""
     try:
