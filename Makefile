@@ -43,10 +43,12 @@ serve: $(STAMP)
 	$(FLASK) db upgrade
 	$(WITH_MAIL_SENDER) $(BIN)/gunicorn -c gunicorn.conf.py
 
-# Quick by default: tests marked slow (browsers, real servers, loads, timed races; the tiny
-# benchmark run of tests/test_bench_smoke.py) run only with CI=true, as .ci/run sets it.
+# Quick by default: the tests marked slow (browsers, real servers, loads, timed races; the tiny
+# benchmark run of tests/test_bench_smoke.py) run only with CI=true, as .ci/run sets it. The
+# quick set runs on every core (pytest-xdist); the whole suite runs in one process, so that the
+# load tests and races have the machine to themselves.
 test: $(STAMP) $(BENCH_STAMP)
-	$(BIN)/python -m pytest $(if $(filter true,$(CI)),,-m "not slow")
+	$(BIN)/python -m pytest $(if $(filter true,$(CI)),,-m "not slow" -n auto)
 
 # PNGs of the main pages and the open revoke dialog, for the README (needs /usr/bin/chromium).
 screenshots: $(STAMP)

@@ -46,11 +46,31 @@ _ci = os.environ.get("CI") == "true"
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if _ci else "default"))
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say what a quick run (`make test` without CI=true: -m "not slow") left out."""
-    deselected = terminalreporter.stats.get("deselected", [])
-    slow = sum(1 for item in deselected if item.get_closest_marker("slow"))
-    if slow:
+# `make test` without CI=true runs -m "not slow" (Makefile): the summary says how many that left
+# out. Under xdist the workers deselect, and the controller prints.
+SLOW_LEFT_OUT = pytest.StashKey[int]()
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if not items:
+        return
+    config = items[0].config
+    slow = config.stash.get(SLOW_LEFT_OUT, 0) + sum(
+        1 for i in items if i.get_closest_marker("slow")
+    )
+    config.stash[SLOW_LEFT_OUT] = slow
+    if hasattr(config, "workeroutput"):  # an xdist worker
+        config.workeroutput["slow_left_out"] = slow
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """xdist's controller: each worker left out the same tests."""
+    node.config.stash[SLOW_LEFT_OUT] = node.workeroutput.get("slow_left_out", 0)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config) -> None:
+    if slow := config.stash.get(SLOW_LEFT_OUT, 0):
         terminalreporter.write_line(
             f"{slow} slow tests left out (browsers, real servers, loads, races): "
             "`CI=true make test` runs them too"
