@@ -136,6 +136,7 @@ def test_no_log_line_ever_holds_a_token_value_or_password(client, admin, member,
         ("GET /login?q=my s3cr3t-in-query HTTP/1.1", 400, "Bad request syntax ('GET /login?…"),
     ],
 )
+@pytest.mark.slow  # a real `flask run` server per case
 def test_development_server_logs_no_query_string(
     database_url, tmp_path, request_line, status, logged
 ):
