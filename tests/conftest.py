@@ -253,7 +253,7 @@ _compile_each_url_builder_once()
 
 
 class CompiledTemplates(BytecodeCache):
-    """Templates compiled once for the whole run, not once per test's app (a third of a quick
+    """Templates compiled once for the whole run, not once per test's app (a quarter of a quick
     run's time was Jinja compiling the same templates again); a changed source recompiles."""
 
     def __init__(self) -> None:
