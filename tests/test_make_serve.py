@@ -28,7 +28,7 @@ def group_is_gone(group: int, timeout: float = 10) -> bool:
         time.sleep(0.1)
 
 
-@pytest.mark.gunicorn
+@pytest.mark.slow  # make serve: gunicorn and the mail sender, real processes
 def test_make_serve_runs_the_mail_sender_beside_gunicorn_and_ctrl_c_stops_both(
     app, smtp_server, tmp_path
 ):

@@ -141,6 +141,7 @@ def start_mail_sender(app: Flask, tmp_path: Path):
         sender.stop(signal.SIGKILL)
 
 
+@pytest.mark.slow  # a real mail sender process
 @pytest.mark.parametrize("app_config", [{"MAIL_RETRY_BACKOFF": 0.05}])
 def test_the_mail_sender_delivers_what_the_request_could_not_once_smtp_is_back(
     smtp, revoke_by_superuser, start_mail_sender
@@ -161,6 +162,7 @@ def test_the_mail_sender_delivers_what_the_request_could_not_once_smtp_is_back(
     assert outbox_rows()[0][0] == "sent"
 
 
+@pytest.mark.slow  # a real mail sender process
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
 def test_the_mail_sender_stops_cleanly_on_sigterm_and_sigint(
     smtp, start_mail_sender, signal_number
@@ -183,6 +185,7 @@ class SlowMailbox(Mailbox):
         return await super().handle_DATA(server, session, envelope)
 
 
+@pytest.mark.slow  # two real mail sender processes
 def test_two_mail_senders_deliver_each_email_once(smtp, start_mail_sender):
     smtp.mailbox = SlowMailbox()
     emails = 100

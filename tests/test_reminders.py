@@ -122,6 +122,7 @@ def test_two_send_mail_processes_at_the_same_moment_send_each_reminder_once(
     assert len(sent) == len(tokens) and set(sent.values()) == {1}
 
 
+@pytest.mark.slow  # a real mail sender process
 def test_the_mail_sender_sends_reminders(app, member, smtp_server, tmp_path):
     prefix = expiring_token(member, 1).prefix
     sender = MailSender(app, tmp_path)

@@ -36,6 +36,7 @@ def _start_together(instance_path: str, barrier, keys) -> None:
     keys.put(load_config(Path(instance_path))["SECRET_KEY"])
 
 
+@pytest.mark.slow  # ROUNDS of WORKERS forked processes
 def test_workers_starting_together_end_with_the_same_key(tmp_path):
     """As gunicorn's workers do on a first start: each must sign with the key the others use."""
     context = multiprocessing.get_context("fork")
@@ -57,6 +58,7 @@ def test_workers_starting_together_end_with_the_same_key(tmp_path):
         assert len(written) == 64
 
 
+@pytest.mark.slow  # a real process under strace
 def test_the_key_file_is_created_readable_by_its_owner_only(tmp_path):
     """Mode 0600 from the moment it exists (created so, not changed afterwards), and kept."""
     if not STRACE:
