@@ -37,6 +37,7 @@ def queue_pending_email() -> OutboxEmail:
         return email
 
 
+@pytest.mark.slow  # a real process
 # Loopback only: the test server takes the password without TLS.
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_the_smtp_password_stays_out_of_the_log_even_in_debug_mode(app):
@@ -85,6 +86,7 @@ BAD_SETTINGS = [
 ]
 
 
+@pytest.mark.slow  # a real process
 @pytest.mark.parametrize(
     ("env", "message"),
     BAD_SETTINGS,
@@ -103,7 +105,7 @@ def test_a_bad_setting_stops_the_sender_at_start_with_one_clear_line(
     assert smtp_server.messages == []
 
 
-@pytest.mark.gunicorn
+@pytest.mark.slow  # a real process
 def test_gunicorn_with_a_bad_mail_setting_stops_with_one_clear_line(app, tmp_path):
     """Status 3 is gunicorn's "worker failed to boot": its master stops instead of booting
     workers that fail alike, forever."""
@@ -125,6 +127,7 @@ def test_gunicorn_with_a_bad_mail_setting_stops_with_one_clear_line(app, tmp_pat
     assert "Traceback" not in result.stdout
 
 
+@pytest.mark.slow  # a real process
 @pytest.mark.parametrize("interval", ["inf", "nan", "1e10", "0", "-1", "0.001", "ten"])
 def test_an_interval_the_sender_cannot_keep_is_refused_before_any_round(app, smtp_server, interval):
     email = queue_pending_email()
@@ -137,6 +140,7 @@ def test_an_interval_the_sender_cannot_keep_is_refused_before_any_round(app, smt
     assert smtp_server.messages == []
 
 
+@pytest.mark.slow  # a real process
 def test_a_database_outage_logs_one_traceback_then_one_line_a_round_then_the_recovery(
     request, app, tmp_path
 ):
