@@ -34,6 +34,20 @@ from .text import NATURAL_KEY_LENGTH, natural_sort_key, searchable_text
 MAX_ID = 2**31 - 1
 
 
+def parse_positive_int(text: str | None, maximum: int = MAX_ID) -> int | None:
+    """`text` as a whole number from 1 to `maximum` (an id by default, or a page, a number of
+    days), else None: the one reading of a number a client sends as text.
+
+    ASCII digits only, and no more of them than `maximum` has: str.isdigit also says yes to `²`
+    (which int() refuses) and to other scripts' digits (`٣` is 3: one row under many addresses),
+    int() takes signs, spaces and underscores, and refuses over 4,300 digits with an error.
+    """
+    if not text or not (text.isascii() and text.isdigit()) or len(text) > len(str(maximum)):
+        return None
+    number = int(text)
+    return number if 1 <= number <= maximum else None
+
+
 class UTCDateTime(TypeDecorator):
     """Stores aware datetimes as UTC; SQLite hands back naive ones, so tzinfo is re-attached."""
 

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, any_, func, select
 from sqlalchemy.orm import contains_eager
 
 from .extensions import db
-from .models import ApiToken, Organization, User
+from .models import ApiToken, Organization, User, parse_positive_int
 from .text import fold, without_unstorable_characters
 from .token_filters import TokenFilters
 from .tokens import digest, parse_token, whole_token_in
@@ -68,10 +68,7 @@ class TokenListParams:
         direction = args.get("dir")
         if direction not in ("asc", "desc"):
             direction = FIRST_DIRECTION[sort]
-        try:
-            page = max(1, int(args.get("page") or 1))
-        except ValueError:
-            page = 1
+        page = parse_positive_int(args.get("page")) or 1
         filters = TokenFilters.from_args(args)
         return cls(q=q, sort=sort, direction=direction, page=page, filters=filters)
 

@@ -4,7 +4,7 @@ from sqlalchemy import select
 from ..accounts import authenticate_user, log_auth_failure, sign_in_budget, sign_in_succeeded
 from ..bulk_revocation import revoke_tokens
 from ..extensions import db
-from ..models import MAX_ID, ApiToken, User, utcnow
+from ..models import MAX_ID, ApiToken, User, parse_positive_int, utcnow
 from ..personal_tokens import (
     InvalidTokenName,
     TokenAlreadyRotated,
@@ -170,10 +170,9 @@ def organization_tokens():
     """Every token of the organization: the audit page's search, sort and pages."""
     _require_superuser()
     raw_page = request.args.get("page") or "1"  # empty means the first, as in DRF
-    # A bound on its digits too: int() refuses more than 4,300 (a 500); none are a real page.
-    plain = raw_page.isascii() and raw_page.isdigit() and len(raw_page) <= 100
-    if not (plain and int(raw_page) >= 1):
-        # page=0 or -1 is not read as page 1: a client counting from 0 would get it twice.
+    if parse_positive_int(raw_page) is None:
+        # page=0 or -1 is not read as page 1 (as the page does): a client counting from 0
+        # would get it twice.
         abort(404, "Invalid page: pages are numbered from 1.")
     params = TokenListParams.from_args(request.args)
     result = search_org_tokens(g.api_user.organization_id, params)
