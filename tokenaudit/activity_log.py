@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload
 
+from .clock import iso_utc
 from .extensions import db
 from .models import Activity, User, parse_positive_int
 
@@ -99,7 +100,7 @@ def activity_rows(viewer: User, filters: ActivityFilters) -> Iterator[list[objec
     for activity in db.session.scalars(query):
         actor, subject = activity.actor, activity.subject
         yield [
-            activity.created_at.isoformat().replace("+00:00", "Z"),
+            iso_utc(activity.created_at),
             activity.kind,
             actor.full_name if actor else "",
             actor.email if actor else "",
