@@ -5,18 +5,13 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import auth_header, make_org, make_token, make_user
+from conftest import auth_header, make_org, make_token, make_user, row_prefixes
 
 from tokenaudit.extensions import db
 from tokenaudit.models import ApiToken, utcnow
 from tokenaudit.token_listing import PAGE_SIZE
 
 SORT_KEYS = ["name", "prefix", "user", "last_used", "last_usage", "created", "expires"]
-
-
-def row_prefixes(html: str) -> list[str]:
-    """Token prefixes in table order, read from the rows."""
-    return re.findall(r'<tr id="token-\d+" data-prefix="([^"]+)"', html)
 
 
 @pytest.fixture
