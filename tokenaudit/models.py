@@ -186,8 +186,8 @@ def token_count_change(organization_id: int, tokens: int) -> Update:
     Every insert and delete of tokens goes with one (the ORM's inserts through the event below;
     bulk inserts and deletes run it themselves), so the count commits or rolls back with them.
     `SET token_count = token_count + n` is atomic: two transactions at once each add their own
-    (the row lock, or SQLite's write lock, orders them); read-then-write would lose one. A
-    `SELECT count(*)` for the audit page's total cost 54–77 ms at 1,000,000 tokens on SQLite.
+    (the row lock, or SQLite's write lock, orders them); read-then-write would lose one. It
+    spares the audit page a `count(*)` of every token per view (docs/benchmark-changes.md).
     """
     return (
         update(Organization)
@@ -303,11 +303,11 @@ _only_on(
         postgresql_ops={"search_text": "gin_trgm_ops"},
     ),
 )
-# Issue 14: the status filters count tokens by when they were last used, their age, owner and
-# expiry (token_filters.py) from this index alone, without reading a table row per token.
+# The status filters count tokens by when they were last used, their age, owner and expiry
+# (token_filters.py) from this index alone, without reading a table row per token.
 # SQLite: with the search text too, a search within a status (never used, stale, active) reads
-# only that status's range of this index, not a table row per token in it (2-5 ms instead of
-# 32 ms for never_used and 'grafana' at 100,000 tokens). PostgreSQL searches by trigrams.
+# only that status's range of this index, not a table row per token in it
+# (docs/benchmark-changes.md). PostgreSQL searches by trigrams.
 _USAGE = (
     ApiToken.organization_id,
     ApiToken.last_used_at,

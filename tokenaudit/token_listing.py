@@ -182,7 +182,7 @@ def _few_matching_ids(organization_id: int, params: TokenListParams) -> list[int
     """The matches' ids when there are at most FEW_MATCHES of them, else None.
 
     One pass that stops at FEW_MATCHES + 1: a rare search then needs no second scan to count
-    (~20 ms a scan of 100,000 tokens on SQLite), and a common one stops after ~1,000 matches.
+    (docs/benchmark-changes.md), and a common one stops after ~1,000 matches.
     """
     ids = db.session.scalars(
         select(ApiToken.id).where(*_filters(organization_id, params)).limit(FEW_MATCHES + 1)
