@@ -3,9 +3,9 @@
 from flask import Flask, g, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
 
-from ..accounts import log_auth_failure
 from ..extensions import limiter
 from ..token_auth import check_authorization_header
+from ..web.sign_in import log_auth_failure
 from . import bp
 
 # Endpoints reachable without a token: the one that exchanges a password for a token, and the

@@ -1,6 +1,5 @@
 from flask import abort, g, jsonify, request
 
-from ..accounts import authenticate_user, log_auth_failure, sign_in_budget, sign_in_succeeded
 from ..bulk_revocation import revoke_tokens
 from ..clock import iso_utc
 from ..models import MAX_ID, ApiToken, User, parse_positive_int, utcnow
@@ -17,6 +16,7 @@ from ..token_filters import TokenFilters
 from ..token_lifetime import LifetimeRefused, expiry_in_days, means_never, parse_days
 from ..token_listing import TokenListParams, search_org_tokens
 from ..web.access import TOKEN_GONE, get_org_token_or_404, get_own_token_or_404, require_superuser
+from ..web.sign_in import checked_credentials, log_auth_failure, sign_in_budget, sign_in_succeeded
 from . import bp
 
 
@@ -85,7 +85,7 @@ def create_token():
             parse_days(requested_lifetime, "expires_in_days")
     except LifetimeRefused as problem:
         abort(400, str(problem))
-    user = authenticate_user(body["username"], body["password"])
+    user = checked_credentials(body["username"], body["password"])
     if user is None:
         abort(401, "Unable to sign in with the credentials provided.")
     if not user.can_manage_tokens:

@@ -15,6 +15,7 @@ from .errors import register_error_handlers
 from .headers import register_headers
 from .htmx import redirect_window_or_page
 from .request_log import register_request_log
+from .sign_in import log_auth_failure
 from .templating import register_templating
 
 
@@ -62,7 +63,6 @@ def register_web(app: Flask) -> None:
 
 def register_sign_in_checks() -> None:
     """How a session cookie becomes a user, and where a request without one is sent."""
-    from ..accounts import log_auth_failure
     from ..sessions import session_is_live
 
     login_manager.login_view = "auth.login"
