@@ -47,3 +47,10 @@ def test_a_domain_module_knows_no_request_no_web_and_no_blueprint(module):
 def test_the_web_plumbing_imports_no_blueprint(module):
     names = {n for n in imported(PACKAGE / "web" / module) if n.startswith("tokenaudit.")}
     assert upward(names, BLUEPRINTS) == []
+
+
+@pytest.mark.parametrize("blueprint", sorted(BLUEPRINTS))
+def test_a_blueprint_imports_no_other_blueprint(blueprint):
+    for path in (PACKAGE / blueprint).glob("*.py"):
+        names = {n for n in imported(path) if n.startswith("tokenaudit.")}
+        assert upward(names, BLUEPRINTS - {blueprint}) == [], path.name

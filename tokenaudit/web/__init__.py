@@ -1,6 +1,7 @@
 """The request plumbing every blueprint shares: who may see what (access), htmx answers, error
-pages, the request log, response headers, template filters, and the revoke views. Nothing here
-knows a business rule; the domain modules in tokenaudit/ know no request.
+pages, the request log, response headers, template filters, the revoke views, CSV downloads and
+sign-in budgets. Nothing here knows a business rule; the domain modules in tokenaudit/ know no
+request (docs/architecture.md; tests/test_layers.py holds both to it).
 """
 
 from __future__ import annotations
