@@ -318,8 +318,8 @@ _USAGE = (
 _only_on("sqlite", Index("ix_api_tokens_org_usage", *_USAGE, ApiToken.search_text))
 _only_on("postgresql", Index("ix_api_tokens_org_usage", *_USAGE))
 # The tokens of a few owners (the blocked members, one owner) in one seek per owner, with
-# what the counts read: blocked 20 -> 2 ms at 100,000 tokens on SQLite, where the usage index
-# was read whole and each token's owner looked up in the list.
+# what the counts read, rather than the usage index read whole and each token's owner looked
+# up in the list (docs/benchmark-changes.md).
 Index(
     "ix_api_tokens_org_owner",
     ApiToken.organization_id,

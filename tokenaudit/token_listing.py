@@ -214,9 +214,9 @@ def _page_query(
     few = few_ids is not None
     # Sorted by owner, only SQLite needs telling to start at the owners. PostgreSQL weighs
     # plans with statistics, which `+ 0` misled: taking it to hold for 1 token in 200, it
-    # joined and sorted every match (status=active 217 ms, blocked 16-28 ms at 100,000 tokens)
-    # instead of walking owners in name order and stopping at the page (0.2-0.7 ms). With few
-    # ids it keeps `+ 0` on both: PostgreSQL then looks up their owners instead of hashing all.
+    # joined and sorted every match instead of walking owners in name order and stopping at
+    # the page (docs/benchmark-changes.md). With few ids it keeps `+ 0` on both: PostgreSQL
+    # then looks up their owners instead of hashing all.
     walk_owners = by_owner and db.engine.dialect.name == "sqlite"
     conditions = _filters(
         organization_id,
@@ -297,7 +297,7 @@ def search_org_tokens(
     """
     # Without a search the total reads index ranges only (TokenFilters.count_terms): counted
     # first, it tells whether to collect the matches, instead of reading 1,001 matching rows to
-    # learn that there are many (8 of active's 28 ms at 100,000 tokens on SQLite). A search's
+    # learn that there are many (docs/benchmark-changes.md). A search's
     # count reads every token: the matches are collected first, and counted only when many.
     counted = None if params.q or by_value is not None else _total(organization_id, params)
     few_ids = _matching_ids(organization_id, params, by_value, counted)
