@@ -8,8 +8,9 @@
 
   function statusArea() { return document.getElementById("status"); }
 
+  // Every dialog the server sends (revoke/_dialog.html) is modal: shown on arrival.
   function openDialogs(root) {
-    root.querySelectorAll("dialog[data-modal]:not([open])").forEach(function (dialog) {
+    root.querySelectorAll("dialog:not([open])").forEach(function (dialog) {
       dialog.addEventListener("close", function () {
         dialog.remove();
         // Back to the button that opened it; after a revoke that row is gone, so to the message,

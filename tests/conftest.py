@@ -617,3 +617,8 @@ def every_stored_value(database_url: str) -> bytes:
             path = Path(database_url.removeprefix("sqlite:///"))
             rows += [p.read_bytes() for p in path.parent.glob(path.name + "*")]
     return b"\n".join(rows)
+
+
+def row_prefixes(html: str) -> list[str]:
+    """The token prefixes a page lists, in table order, as its Prefix column shows them."""
+    return re.findall(r'<td data-label="Prefix"><code class="prefix">([^<]+)</code>', html)

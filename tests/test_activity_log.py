@@ -132,3 +132,14 @@ def test_filter_boxes_say_the_filter_the_table_shows(admin_client, admin, record
         "actor": [],
         "subject": [str(record.id)],
     }
+
+
+def test_both_csv_downloads_are_named_with_the_moment_they_were_made(admin_client, admin):
+    # Two exports of the log taken a day apart do not overwrite each other in Downloads.
+    make_token(admin, "recorded")
+    for path, name in (("/activity.csv", "activity"), ("/tokens.csv", "api-tokens")):
+        response = admin_client.get(path)
+        response.get_data()
+        disposition = response.headers["Content-Disposition"]
+        assert re.fullmatch(rf'attachment; filename="{name}-\d{{8}}-\d{{6}}\.csv"', disposition)
+        assert response.mimetype_params["charset"] == "utf-8"

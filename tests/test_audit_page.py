@@ -5,7 +5,15 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import auth_header, database, make_org, make_token, make_user, update_stored
+from conftest import (
+    auth_header,
+    database,
+    make_org,
+    make_token,
+    make_user,
+    row_prefixes,
+    update_stored,
+)
 from markup import by_id, column_headers, parse, shown_text
 from reference import expected_prefixes
 
@@ -21,11 +29,6 @@ def table_markup(response) -> str:
     return re.search(
         r'<section id="token-table".*?</section>', response.get_data(as_text=True), re.S
     )[0]
-
-
-def row_prefixes(html: str) -> list[str]:
-    """Token prefixes in table order, read from the rows."""
-    return re.findall(r'<tr id="token-\d+" data-prefix="([^"]+)"', html)
 
 
 @pytest.fixture

@@ -321,3 +321,25 @@ def test_ids_in_other_scripts_digits_reach_no_token(admin_client, admin, digits)
     assert admin_client.submit(f"/profile/tokens/{digits}/revoke").status_code == 404
     assert admin_client.delete(f"/api/v2/tokens/{digits}/", headers=api).status_code == 404
     assert count_rows(ApiToken) == 3
+
+
+def to_arabic_indic(number: int) -> str:
+    return "".join("٠١٢٣٤٥٦٧٨٩"[int(digit)] for digit in str(number))
+
+
+def test_an_owner_filter_or_page_in_other_scripts_digits_is_ignored_as_elsewhere(
+    admin_client, admin, member
+):
+    # Every number a client sends is read one way (ASCII digits): `٣` is not 3 here either.
+    make_token(admin, "admin's token")
+    make_token(member, "member's token")
+    owner = to_arabic_indic(member.id)
+    html = admin_client.get("/tokens", query_string={"owner": owner}).get_data(as_text=True)
+    assert "2 tokens" in html and "Show every member’s tokens" not in html
+    api = auth_header(make_token(admin, "script")[1])
+    listed = admin_client.get(f"/api/v2/organization/tokens/?owner={owner}", headers=api).json
+    assert listed["count"] == 3
+    for _ in range(60):
+        make_token(admin, "filler")
+    page = admin_client.get("/tokens", query_string={"page": "٢"}).get_data(as_text=True)
+    assert "Page 1 of 2" in page

@@ -249,3 +249,26 @@ def test_a_repeated_revoke_never_reaches_a_token_created_since(
     new_value = create_token_by_api(client, member.email)
     assert revoke().status_code == 404
     assert client.get("/api/v2/me/", headers=auth_header(new_value)).status_code == 200
+
+
+def test_a_token_already_gone_is_told_in_the_same_words_on_every_path(admin_client, admin, doomed):
+    token, _ = doomed
+    _, script_value = make_token(admin, "script")
+    admin_client.submit(f"/tokens/{token.id}/revoke")
+    api = admin_client.delete(
+        f"/api/v2/organization/tokens/{token.id}/", headers=auth_header(script_value)
+    )
+    page = admin_client.submit(f"/tokens/{token.id}/revoke")
+    rotate = admin_client.get(f"/profile/tokens/{token.id}/rotate")
+    assert (api.status_code, page.status_code, rotate.status_code) == (404, 404, 404)
+    said = api.json["detail"]
+    assert "already been revoked" in said
+    assert said in page.get_data(as_text=True) and said in rotate.get_data(as_text=True)
+
+
+def test_a_member_is_refused_the_superusers_pages_and_api_in_the_same_words(member_client, member):
+    _, value = make_token(member, "script")
+    page = member_client.get("/tokens")
+    api = member_client.get("/api/v2/organization/tokens/", headers=auth_header(value))
+    assert (page.status_code, api.status_code) == (403, 403)
+    assert api.json["detail"] in page.get_data(as_text=True)

@@ -8,6 +8,7 @@ from conftest import auth_header, database, make_org, make_token, make_user
 from tokenaudit import token_listing
 from tokenaudit.extensions import db
 from tokenaudit.models import utcnow
+from tokenaudit.token_filters import STATUS_LABELS
 
 SORTS = ["name", "prefix", "user", "last_used", "last_usage", "created", "expires"]
 # What each hand-made token is, by name: (created days ago, last used days ago or None,
@@ -111,7 +112,8 @@ def test_each_row_shows_its_most_pressing_status(client, admin_client, world):
     page = admin_client.get("/tokens").get_data(as_text=True)
     for name, token_id in world["ids"].items():
         row = page.split(f'id="token-{token_id}"')[1].split("</tr>")[0]
-        assert f'data-status="{SHOWN[name]}"' in row
+        status = SHOWN[name]  # as the Status column shows it: its label, in its colour
+        assert f'<span class="badge status-{status}">{STATUS_LABELS[status]}</span>' in row
     assert ">Never used</span>" in page and ">Blocked</span>" in page
 
 

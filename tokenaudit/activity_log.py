@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload
 
+from .clock import iso_utc
 from .extensions import db
-from .models import Activity, User
+from .models import Activity, User, parse_positive_int
 
 PAGE_SIZE = 50
 CSV_HEADER = [
@@ -22,18 +23,6 @@ CSV_HEADER = [
     "subject_email",
     "message",
 ]
-
-
-def _plain_number(raw: str | None, most_digits: int) -> int | None:
-    """ASCII digits only: str.isdigit() also passes `²` (which int() refuses, a 500) and other
-    scripts' digits (`٣` is 3, one filter under many addresses)."""
-    if raw and raw.isascii() and raw.isdigit() and len(raw) <= most_digits:
-        return int(raw)
-    return None
-
-
-def _user_id(raw: str | None) -> int | None:
-    return _plain_number(raw, 18)
 
 
 @dataclass(frozen=True)
@@ -48,12 +37,11 @@ class ActivityFilters:
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> ActivityFilters:
         kind = (args.get("kind") or "").strip()[:40]
-        page = args.get("page")
         return cls(
             kind=kind,
-            actor=_user_id(args.get("actor")),
-            subject=_user_id(args.get("subject")),
-            page=max(1, _plain_number(page, 9) or 1),
+            actor=parse_positive_int(args.get("actor")),
+            subject=parse_positive_int(args.get("subject")),
+            page=parse_positive_int(args.get("page")) or 1,
         )
 
     def to_args(self, **changes: object) -> dict[str, object]:
@@ -112,7 +100,7 @@ def activity_rows(viewer: User, filters: ActivityFilters) -> Iterator[list[objec
     for activity in db.session.scalars(query):
         actor, subject = activity.actor, activity.subject
         yield [
-            activity.created_at.isoformat().replace("+00:00", "Z"),
+            iso_utc(activity.created_at),
             activity.kind,
             actor.full_name if actor else "",
             actor.email if actor else "",

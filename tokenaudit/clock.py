@@ -23,3 +23,8 @@ def reset_clock() -> None:
     """Back to the real time."""
     global _offset
     _offset = timedelta(0)
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """A moment as clients read it, ISO 8601 in UTC with a Z (`2026-11-27T20:41:03Z`)."""
+    return moment.isoformat().replace("+00:00", "Z") if moment else None

@@ -182,8 +182,8 @@ def _insert_tokens(rows: Iterator[dict]) -> int:
 
 
 def _copy_tokens_into_postgresql(rows: Iterator[dict]) -> int:
-    """COPY, with the trigram index built once at the end rather than grown row by row
-    (100,000 tokens: 41 s with INSERTs into every index, ~12 s without the trigram one)."""
+    """COPY, with the trigram index built once at the end rather than grown row by row, which
+    took several times as long (docs/benchmark-changes.md)."""
     table = ApiToken.__table__
     trigram = next(index for index in table.indexes if index.name == "ix_api_tokens_search_trgm")
     connection = db.session.connection()

@@ -34,6 +34,20 @@ from .text import NATURAL_KEY_LENGTH, natural_sort_key, searchable_text
 MAX_ID = 2**31 - 1
 
 
+def parse_positive_int(text: str | None, maximum: int = MAX_ID) -> int | None:
+    """`text` as a whole number from 1 to `maximum` (an id by default, or a page, a number of
+    days), else None: the one reading of a number a client sends as text.
+
+    ASCII digits only, and no more of them than `maximum` has: str.isdigit also says yes to `²`
+    (which int() refuses) and to other scripts' digits (`٣` is 3: one row under many addresses),
+    int() takes signs, spaces and underscores, and refuses over 4,300 digits with an error.
+    """
+    if not text or not (text.isascii() and text.isdigit()) or len(text) > len(str(maximum)):
+        return None
+    number = int(text)
+    return number if 1 <= number <= maximum else None
+
+
 class UTCDateTime(TypeDecorator):
     """Stores aware datetimes as UTC; SQLite hands back naive ones, so tzinfo is re-attached."""
 
@@ -172,8 +186,8 @@ def token_count_change(organization_id: int, tokens: int) -> Update:
     Every insert and delete of tokens goes with one (the ORM's inserts through the event below;
     bulk inserts and deletes run it themselves), so the count commits or rolls back with them.
     `SET token_count = token_count + n` is atomic: two transactions at once each add their own
-    (the row lock, or SQLite's write lock, orders them); read-then-write would lose one. A
-    `SELECT count(*)` for the audit page's total cost 54–77 ms at 1,000,000 tokens on SQLite.
+    (the row lock, or SQLite's write lock, orders them); read-then-write would lose one. It
+    spares the audit page a `count(*)` of every token per view (docs/benchmark-changes.md).
     """
     return (
         update(Organization)
@@ -289,11 +303,11 @@ _only_on(
         postgresql_ops={"search_text": "gin_trgm_ops"},
     ),
 )
-# Issue 14: the status filters count tokens by when they were last used, their age, owner and
-# expiry (token_filters.py) from this index alone, without reading a table row per token.
+# The status filters count tokens by when they were last used, their age, owner and expiry
+# (token_filters.py) from this index alone, without reading a table row per token.
 # SQLite: with the search text too, a search within a status (never used, stale, active) reads
-# only that status's range of this index, not a table row per token in it (2-5 ms instead of
-# 32 ms for never_used and 'grafana' at 100,000 tokens). PostgreSQL searches by trigrams.
+# only that status's range of this index, not a table row per token in it
+# (docs/benchmark-changes.md). PostgreSQL searches by trigrams.
 _USAGE = (
     ApiToken.organization_id,
     ApiToken.last_used_at,
@@ -304,8 +318,8 @@ _USAGE = (
 _only_on("sqlite", Index("ix_api_tokens_org_usage", *_USAGE, ApiToken.search_text))
 _only_on("postgresql", Index("ix_api_tokens_org_usage", *_USAGE))
 # The tokens of a few owners (the blocked members, one owner) in one seek per owner, with
-# what the counts read: blocked 20 -> 2 ms at 100,000 tokens on SQLite, where the usage index
-# was read whole and each token's owner looked up in the list.
+# what the counts read, rather than the usage index read whole and each token's owner looked
+# up in the list (docs/benchmark-changes.md).
 Index(
     "ix_api_tokens_org_owner",
     ApiToken.organization_id,

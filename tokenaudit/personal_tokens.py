@@ -19,6 +19,14 @@ ORGANIZATION_DEFAULT = object()
 MAX_NAME_LENGTH = 100
 
 
+def tokens_of(owner: User, organization_id: int | None = None) -> list[ApiToken]:
+    """The owner's tokens, newest first (only those of `organization_id`, if given)."""
+    query = select(ApiToken).where(ApiToken.user_id == owner.id)
+    if organization_id is not None:
+        query = query.where(ApiToken.organization_id == organization_id)
+    return list(db.session.scalars(query.order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
+
+
 class InvalidTokenName(ValueError):
     """The name a user gave a token cannot be stored; the message says why."""
 

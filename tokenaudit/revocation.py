@@ -79,8 +79,8 @@ def delete_and_record(
     commits); the tokens (owners loaded) that were deleted.
 
     A token already gone is left out, with nothing recorded: a concurrent revoke of the same
-    token must not be recorded twice. One DELETE for them all: a statement per token made a
-    10,000-token bulk revoke take ~5 ms a token on SQLite.
+    token must not be recorded twice. One DELETE for them all, not a statement per token, so a
+    bulk revoke costs little per token (docs/benchmark-changes.md).
     """
     by_id = {token.id: token for token in tokens}
     # The organization row first, as rotation and the lifetime policy take it: the token count's

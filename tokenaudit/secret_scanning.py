@@ -101,7 +101,7 @@ def _revoke_found(found: dict[int, str]) -> dict[int, Revocation]:
     """Revoke the tokens found in public (id: URL) in one transaction; skip any already gone.
 
     One commit for the report rather than one per token: on PostgreSQL each commit waits for
-    the disk, and that was most of a large report's time. In id order, so that two reports of
+    the disk (docs/benchmark-changes.md). In id order, so that two reports of
     the same tokens at once lock them in the same order.
     """
     tokens = db.session.scalars(

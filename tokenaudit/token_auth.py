@@ -1,9 +1,9 @@
 """Authenticating API requests by token: the one place that decides whether a token is good.
 
 Per request: one indexed query finds the token, its owner and their organization (plain columns,
-not ORM loading: 78 µs against 402 µs with joinedload in a profile), the use is recorded on the
-same connection and committed, and only then are the rows handed to the views as ORM objects,
-attached to the session without another query.
+not ORM loading, which cost five times as much: docs/benchmark-changes.md), the use is recorded
+on the same connection and committed, and only then are the rows handed to the views as ORM
+objects, attached to the session without another query.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def _record_use(
     None when the token was revoked since it was looked up: the request is refused.
 
     On the request's own connection and committed at once: a second pooled connection with its
-    own transaction cost ~190 µs a request on SQLite and ~1 ms on PostgreSQL.
+    own transaction costs more on every request (docs/benchmark-changes.md).
     """
     usage = {
         "last_used_at": utcnow(),

@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from .extensions import db
-from .models import MAX_ID, ApiToken, User, utcnow
+from .models import ApiToken, User, parse_positive_int, utcnow
 from .reminders import REMINDER_LEAD
 
 DEFAULT_UNUSED_DAYS = 90
@@ -89,14 +89,6 @@ def _not_expired(expires_at: ColumnElement, now: datetime) -> ColumnElement[bool
     return or_(expires_at.is_(None), expires_at > now)
 
 
-def _positive_int(value: str | None, default: int | None, maximum: int) -> int | None:
-    try:
-        number = int(value or "")
-    except ValueError:
-        return default
-    return number if 1 <= number <= maximum else default
-
-
 @dataclass(frozen=True)
 class TokenFilters:
     """Which tokens a view shows beyond the search; anything unknown means no filter."""
@@ -110,11 +102,11 @@ class TokenFilters:
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> TokenFilters:
         status = args.get("status") if args.get("status") in STATUS_LABELS else ""
-        unused_days = _positive_int(args.get("unused_days"), DEFAULT_UNUSED_DAYS, MAX_UNUSED_DAYS)
+        unused_days = parse_positive_int(args.get("unused_days"), MAX_UNUSED_DAYS)
         return cls(
             status=status,
-            unused_days=unused_days,
-            owner=_positive_int(args.get("owner"), None, MAX_ID),
+            unused_days=unused_days or DEFAULT_UNUSED_DAYS,
+            owner=parse_positive_int(args.get("owner")),
         )
 
     def to_args(self) -> dict[str, object]:

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, any_, func, select
 from sqlalchemy.orm import contains_eager
 
 from .extensions import db
-from .models import ApiToken, Organization, User
+from .models import ApiToken, Organization, User, parse_positive_int
 from .text import fold, without_unstorable_characters
 from .token_filters import TokenFilters
 from .tokens import digest, parse_token, whole_token_in
@@ -68,10 +68,7 @@ class TokenListParams:
         direction = args.get("dir")
         if direction not in ("asc", "desc"):
             direction = FIRST_DIRECTION[sort]
-        try:
-            page = max(1, int(args.get("page") or 1))
-        except ValueError:
-            page = 1
+        page = parse_positive_int(args.get("page")) or 1
         filters = TokenFilters.from_args(args)
         return cls(q=q, sort=sort, direction=direction, page=page, filters=filters)
 
@@ -185,7 +182,7 @@ def _few_matching_ids(organization_id: int, params: TokenListParams) -> list[int
     """The matches' ids when there are at most FEW_MATCHES of them, else None.
 
     One pass that stops at FEW_MATCHES + 1: a rare search then needs no second scan to count
-    (~20 ms a scan of 100,000 tokens on SQLite), and a common one stops after ~1,000 matches.
+    (docs/benchmark-changes.md), and a common one stops after ~1,000 matches.
     """
     ids = db.session.scalars(
         select(ApiToken.id).where(*_filters(organization_id, params)).limit(FEW_MATCHES + 1)
@@ -217,9 +214,9 @@ def _page_query(
     few = few_ids is not None
     # Sorted by owner, only SQLite needs telling to start at the owners. PostgreSQL weighs
     # plans with statistics, which `+ 0` misled: taking it to hold for 1 token in 200, it
-    # joined and sorted every match (status=active 217 ms, blocked 16-28 ms at 100,000 tokens)
-    # instead of walking owners in name order and stopping at the page (0.2-0.7 ms). With few
-    # ids it keeps `+ 0` on both: PostgreSQL then looks up their owners instead of hashing all.
+    # joined and sorted every match instead of walking owners in name order and stopping at
+    # the page (docs/benchmark-changes.md). With few ids it keeps `+ 0` on both: PostgreSQL
+    # then looks up their owners instead of hashing all.
     walk_owners = by_owner and db.engine.dialect.name == "sqlite"
     conditions = _filters(
         organization_id,
@@ -300,7 +297,7 @@ def search_org_tokens(
     """
     # Without a search the total reads index ranges only (TokenFilters.count_terms): counted
     # first, it tells whether to collect the matches, instead of reading 1,001 matching rows to
-    # learn that there are many (8 of active's 28 ms at 100,000 tokens on SQLite). A search's
+    # learn that there are many (docs/benchmark-changes.md). A search's
     # count reads every token: the matches are collected first, and counted only when many.
     counted = None if params.q or by_value is not None else _total(organization_id, params)
     few_ids = _matching_ids(organization_id, params, by_value, counted)

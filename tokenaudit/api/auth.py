@@ -3,9 +3,9 @@
 from flask import Flask, g, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
 
-from ..accounts import log_auth_failure
 from ..extensions import limiter
 from ..token_auth import check_authorization_header
+from ..web.sign_in import log_auth_failure
 from . import bp
 
 # Endpoints reachable without a token: the one that exchanges a password for a token, and the
@@ -34,15 +34,16 @@ def authenticate_token():
 
 
 # Limits guard the sign-ins (the public endpoint and /login); a token-authenticated endpoint
-# has none, and resolving that for each request cost 67-160 µs. A limit added to one of them
-# must also come off this filter. (Registered once: the limiter is shared by every app.)
+# has none, so it skips resolving them (docs/benchmark-changes.md). A limit added to one of
+# them must also come off this filter. (Registered once: the limiter is shared by every app.)
 @limiter.request_filter
 def _token_authenticated() -> bool:
     return request.blueprint == bp.name and request.endpoint not in PUBLIC_ENDPOINTS
 
 
 class NoCookieSessionOnTokenRequests(SecureCookieSessionInterface):
-    """Token-authenticated requests never read or write the cookie session (~64 µs each)."""
+    """Token-authenticated requests never read or write the cookie session: they have none,
+    and opening it cost time on every API call (docs/benchmark-changes.md)."""
 
     def open_session(self, app, request):
         if _token_authenticated():

@@ -1,27 +1,23 @@
 from flask import abort, g, jsonify, request
-from sqlalchemy import select
 
-from ..accounts import authenticate_user, log_auth_failure, sign_in_budget, sign_in_succeeded
 from ..bulk_revocation import revoke_tokens
-from ..extensions import db
-from ..models import MAX_ID, ApiToken, User, utcnow
+from ..clock import iso_utc
+from ..models import MAX_ID, ApiToken, User, parse_positive_int, utcnow
 from ..personal_tokens import (
     InvalidTokenName,
     TokenAlreadyRotated,
     clean_token_name,
     create_personal_token,
     rotate_personal_token,
+    tokens_of,
 )
 from ..revocation import TokenAlreadyRevoked, revoke_token
 from ..token_filters import TokenFilters
 from ..token_lifetime import LifetimeRefused, expiry_in_days, means_never, parse_days
 from ..token_listing import TokenListParams, search_org_tokens
-from ..web.access import get_org_token_or_404, get_own_token_or_404
+from ..web.access import TOKEN_GONE, get_org_token_or_404, get_own_token_or_404, require_superuser
+from ..web.sign_in import checked_credentials, log_auth_failure, sign_in_budget, sign_in_succeeded
 from . import bp
-
-
-def _iso(moment) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
 def token_json(token: ApiToken, filters: TokenFilters | None = None) -> dict:
@@ -31,11 +27,11 @@ def token_json(token: ApiToken, filters: TokenFilters | None = None) -> dict:
         "id": token.id,
         "name": token.name,
         "prefix": token.prefix,
-        "created_at": _iso(token.created_at),
-        "last_used_at": _iso(token.last_used_at),
+        "created_at": iso_utc(token.created_at),
+        "last_used_at": iso_utc(token.last_used_at),
         "last_used_method": token.last_used_method,
         "last_used_path": token.last_used_path,
-        "expires_at": _iso(token.expires_at),
+        "expires_at": iso_utc(token.expires_at),
         "last_used_ip": token.last_used_ip,
     }
     if filters is not None:
@@ -69,7 +65,7 @@ def _revoke_or_404(token: ApiToken):
     try:
         revoke_token(token, actor=g.api_user)
     except TokenAlreadyRevoked:
-        abort(404, "That token does not exist: it may have been revoked already.")
+        abort(404, TOKEN_GONE)
     return "", 204
 
 
@@ -89,7 +85,7 @@ def create_token():
             parse_days(requested_lifetime, "expires_in_days")
     except LifetimeRefused as problem:
         abort(400, str(problem))
-    user = authenticate_user(body["username"], body["password"])
+    user = checked_credentials(body["username"], body["password"])
     if user is None:
         abort(401, "Unable to sign in with the credentials provided.")
     if not user.can_manage_tokens:
@@ -111,7 +107,7 @@ def create_token():
 def _new_value_response(token: ApiToken, value: str):
     """A token's value, shown this once (never cached: every API answer is no-store)."""
     return jsonify(
-        token=value, prefix=token.prefix, name=token.name, expires_at=_iso(token.expires_at)
+        token=value, prefix=token.prefix, name=token.name, expires_at=iso_utc(token.expires_at)
     )
 
 
@@ -135,12 +131,7 @@ def me():
 @bp.get("/tokens/")
 def own_tokens():
     """The caller's own tokens."""
-    tokens = db.session.scalars(
-        select(ApiToken)
-        .where(ApiToken.user_id == g.api_user.id)
-        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
-    )
-    return jsonify(tokens=[token_json(token) for token in tokens])
+    return jsonify(tokens=[token_json(token) for token in tokens_of(g.api_user)])
 
 
 @bp.delete("/tokens/<id:token_id>/")
@@ -160,20 +151,14 @@ def rotate_own_token(token_id: int):
     return _new_value_response(token, value)
 
 
-def _require_superuser() -> None:
-    if not g.api_user.is_superuser:
-        abort(403, "Only organization superusers can do this.")
-
-
 @bp.get("/organization/tokens/")
 def organization_tokens():
     """Every token of the organization: the audit page's search, sort and pages."""
-    _require_superuser()
+    require_superuser(g.api_user)
     raw_page = request.args.get("page") or "1"  # empty means the first, as in DRF
-    # A bound on its digits too: int() refuses more than 4,300 (a 500); none are a real page.
-    plain = raw_page.isascii() and raw_page.isdigit() and len(raw_page) <= 100
-    if not (plain and int(raw_page) >= 1):
-        # page=0 or -1 is not read as page 1: a client counting from 0 would get it twice.
+    if parse_positive_int(raw_page) is None:
+        # page=0 or -1 is not read as page 1 (as the page does): a client counting from 0
+        # would get it twice.
         abort(404, "Invalid page: pages are numbered from 1.")
     params = TokenListParams.from_args(request.args)
     result = search_org_tokens(g.api_user.organization_id, params)
@@ -190,7 +175,7 @@ def organization_tokens():
 @bp.delete("/organization/tokens/<id:token_id>/")
 def revoke_organization_token(token_id: int):
     """Revoke any token of the organization, with the same effects as the audit page."""
-    _require_superuser()
+    require_superuser(g.api_user)
     return _revoke_or_404(get_org_token_or_404(token_id, g.api_user))
 
 
@@ -210,7 +195,7 @@ def _requested_token_ids() -> list[int]:
 @bp.post("/organization/tokens/revoke/")
 def revoke_organization_tokens():
     """Revoke many tokens of the organization at once; ids already gone are listed, not errors."""
-    _require_superuser()
+    require_superuser(g.api_user)
     ids = _requested_token_ids()
     result = revoke_tokens(ids, actor=g.api_user)
     return jsonify(revoked=result.revoked, not_found=result.gone)

@@ -4,7 +4,6 @@ import logging
 
 from flask import abort, current_app, jsonify, request
 
-from ..accounts import log_auth_failure
 from ..extensions import limiter
 from ..outbox import deliver_after_response
 from ..secret_scanning import MalformedReport, act_on_report, parse_report
@@ -16,6 +15,7 @@ from ..secret_scanning_keys import (
     trusted_keys,
 )
 from ..tokens import mask_token_values
+from ..web.sign_in import log_auth_failure
 from . import bp
 
 log = logging.getLogger(__name__)

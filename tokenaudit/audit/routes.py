@@ -3,11 +3,12 @@ from dataclasses import replace
 from flask import make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from ..token_export import csv_response
+from ..token_export import COLUMNS, token_rows
 from ..token_filters import STATUS_LABELS
 from ..token_listing import TokenListParams, find_token_by_value, matching_tokens, search_org_tokens
 from ..tokens import parse_token
 from ..web.access import org_token_by_id, superuser_required
+from ..web.downloads import csv_download
 from ..web.htmx import vary_on_htmx, wants_fragment
 from ..web.revoke_views import perform_revoke, render_revoke_confirmation
 from . import bp
@@ -68,7 +69,7 @@ def tokens_csv():
     """Every token the page's search and filters match, as a CSV download."""
     params = TokenListParams.from_args(request.args)
     query = matching_tokens(current_user.organization_id, params)
-    return csv_response(query, params.filters, name="api-tokens")
+    return csv_download("api-tokens", COLUMNS, token_rows(query, params.filters))
 
 
 @bp.get("/tokens/revoke")

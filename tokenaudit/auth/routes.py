@@ -1,20 +1,15 @@
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..accounts import (
-    authenticate_user,
-    check_password,
-    log_auth_failure,
-    sign_in_budget,
-    sign_in_succeeded,
-)
+from ..accounts import check_password
 from ..extensions import db
 from ..models import utcnow
 from ..sessions import end_other_sessions, end_session, live_sessions, start_session
 from ..web.access import is_safe_next, note_password_entered
-from ..web.forms import EmptyForm
+from ..web.forms import EmptyForm, LoginForm
+from ..web.sign_in import checked_credentials, log_auth_failure, sign_in_budget, sign_in_succeeded
 from . import bp
-from .forms import LoginForm, ReauthForm
+from .forms import ReauthForm
 
 
 def _next_url(default: str = "org.home") -> str:
@@ -30,7 +25,7 @@ def login():
         return redirect(_next_url())
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate_user(form.email.data, form.password.data)
+        user = checked_credentials(form.email.data, form.password.data)
         if user is not None:
             sign_in_succeeded(user)
             start_session(user)

@@ -1,14 +1,5 @@
-from flask import (
-    Response,
-    flash,
-    redirect,
-    render_template,
-    request,
-    stream_with_context,
-    url_for,
-)
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from ..activities import recent_activities
 from ..activity_log import (
@@ -19,13 +10,12 @@ from ..activity_log import (
     find_activities,
     member_activities,
 )
-from ..csv_export import csv_lines
-from ..extensions import db
 from ..lifetime_policy import change_lifetime_policy, parse_policy
-from ..models import ApiToken
+from ..personal_tokens import tokens_of
 from ..team import PermissionChangeRefused, change_permissions, home_card_counts, team_members
 from ..token_lifetime import LifetimeRefused
 from ..web.access import get_org_member_or_404, superuser_required
+from ..web.downloads import csv_download
 from . import bp
 from .forms import LifetimePolicyForm, MemberForm
 
@@ -111,17 +101,12 @@ def settings():
 
 def _render_member_page(member, form: MemberForm) -> str:
     """The permissions form, the member's tokens and what was recently recorded against them."""
-    tokens = db.session.scalars(
-        select(ApiToken)
-        # Only this organization's: a token kept from a former organization is not ours to show.
-        .where(ApiToken.user_id == member.id, ApiToken.organization_id == member.organization_id)
-        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
-    ).all()
     return render_template(
         "org/member.html",
         member=member,
         form=form,
-        tokens=tokens,
+        # Only this organization's: a token kept from a former organization is not ours to show.
+        tokens=tokens_of(member, organization_id=member.organization_id),
         activities=member_activities(member),
     )
 
@@ -143,9 +128,4 @@ def activity():
 def activity_csv():
     """The Activity log's rows for the same filters, every page, as CSV."""
     filters = ActivityFilters.from_args(request.args)
-    response = Response(
-        stream_with_context(csv_lines(CSV_HEADER, activity_rows(current_user, filters))),
-        mimetype="text/csv",
-    )
-    response.headers["Content-Disposition"] = 'attachment; filename="activity.csv"'
-    return response
+    return csv_download("activity", CSV_HEADER, activity_rows(current_user, filters))

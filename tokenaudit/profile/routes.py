@@ -1,10 +1,13 @@
 from flask import abort, make_response, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
-from ..extensions import db
 from ..models import ApiToken
-from ..personal_tokens import TokenAlreadyRotated, create_personal_token, rotate_personal_token
+from ..personal_tokens import (
+    TokenAlreadyRotated,
+    create_personal_token,
+    rotate_personal_token,
+    tokens_of,
+)
 from ..token_lifetime import LifetimeRefused, default_lifetime_days
 from ..web.access import (
     get_own_token_or_404,
@@ -25,16 +28,11 @@ def _render_tokens_page(
     new_value: str | None = None,
     status: int = 200,
 ):
-    own_tokens = db.session.scalars(
-        select(ApiToken)
-        .where(ApiToken.user_id == current_user.id)
-        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
-    ).all()
     template = "profile/_tokens.html" if wants_fragment() else "profile/tokens.html"
     response = make_response(
         render_template(
             template,
-            tokens=own_tokens,
+            tokens=tokens_of(current_user),
             form=form,
             new_token=new_token,
             new_value=new_value,

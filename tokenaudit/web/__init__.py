@@ -1,34 +1,39 @@
 """The request plumbing every blueprint shares: who may see what (access), htmx answers, error
-pages, the request log, response headers, template filters, and the revoke views. Nothing here
-knows a business rule; the domain modules in tokenaudit/ know no request.
+pages, the request log, response headers, template filters, the revoke views, CSV downloads and
+sign-in budgets. Nothing here knows a business rule; the domain modules in tokenaudit/ know no
+request (docs/architecture.md; tests/test_layers.py holds both to it).
 """
 
 from __future__ import annotations
 
 from flask import Flask, Response, request, url_for
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import IntegerConverter, ValidationError
 
 from ..extensions import db, login_manager
-from ..models import MAX_ID, User
+from ..models import User, parse_positive_int
 from .errors import register_error_handlers
 from .headers import register_headers
 from .htmx import redirect_window_or_page
 from .request_log import register_request_log
+from .sign_in import log_auth_failure
 from .templating import register_templating
 
 
 class IdConverter(IntegerConverter):
-    """`<id:name>`: a database id. Larger numbers are 404 rather than a database overflow.
+    """`<id:name>`: a database id, read as every id is (parse_positive_int): anything else,
+    a larger number included, is 404 rather than a database overflow.
 
-    ASCII digits only: Werkzeug's `\\d` also matches other scripts' digits (`٣` is 3), which
-    would give one token many addresses.
+    ASCII digits only in the pattern too: Werkzeug's `\\d` also matches other scripts' digits.
     """
 
     regex = "[0-9]+"
 
-    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 (Werkzeug's signature)
-        super().__init__(map, min=1, max=MAX_ID)
+    def to_python(self, value: str) -> int:
+        token_id = parse_positive_int(value)
+        if token_id is None:
+            raise ValidationError()
+        return token_id
 
 
 class BoundedJSONProvider(DefaultJSONProvider):
@@ -59,7 +64,6 @@ def register_web(app: Flask) -> None:
 
 def register_sign_in_checks() -> None:
     """How a session cookie becomes a user, and where a request without one is sent."""
-    from ..accounts import log_auth_failure
     from ..sessions import session_is_live
 
     login_manager.login_view = "auth.login"

@@ -16,6 +16,14 @@ from ..models import ApiToken, User
 from .htmx import redirect_window_or_page
 
 REAUTH_SESSION_KEY = "password_entered_at"
+# One wording wherever a token is not (or no longer) there to see, rotate or revoke.
+TOKEN_GONE = "That token no longer exists: it has already been revoked. Nothing was changed."
+
+
+def require_superuser(user: User) -> None:
+    """403 unless the user is a superuser of their organization (pages and API alike)."""
+    if not user.is_superuser:
+        abort(403, "Only organization superusers can see or do this.")
 
 
 def superuser_required(view: Callable) -> Callable:
@@ -24,8 +32,7 @@ def superuser_required(view: Callable) -> Callable:
     @wraps(view)
     @login_required
     def wrapped(*args, **kwargs):
-        if not current_user.is_superuser:
-            abort(403, "Only organization superusers can see this page.")
+        require_superuser(current_user)
         return view(*args, **kwargs)
 
     return wrapped
@@ -84,9 +91,6 @@ def recent_password_required(view: Callable) -> Callable:
         return view(*args, **kwargs)
 
     return wrapped
-
-
-TOKEN_GONE = "That token does not exist: it may have been revoked already."
 
 
 def org_token_by_id(token_id: int, viewer: User) -> ApiToken | None:

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
 from .htmx import to_status_area, wants_fragment
+from .sign_in import log_auth_failure
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,6 @@ def error_response(error: HTTPException) -> Response:
     code = error.code or 500
     # Only sign-ins and secret-scanning reports are rate limited: both are unauthenticated.
     if code == 429:
-        from ..accounts import log_auth_failure
-
         log_auth_failure(f"too many attempts ({error.description})")
     message = _message(error)
     if request.path.startswith("/api/"):

@@ -8,11 +8,11 @@ from flask_login import current_user
 from ..models import ApiToken
 from ..revocation import Revocation, TokenAlreadyRevoked, revoke_token
 from ..text import isolate
+from .access import TOKEN_GONE
 from .forms import EmptyForm
 from .htmx import to_status_area, vary_on_htmx, wants_fragment
 
 TOKENS_CHANGED_EVENT = "tokens-changed"
-ALREADY_REVOKED = "That token no longer exists: it has already been revoked. Nothing was changed."
 
 
 def render_revoke_confirmation(
@@ -56,12 +56,12 @@ def token_gone(done_url: str) -> Response:
     else a page that leads back to the list in the state it was in."""
     if wants_fragment():
         response = make_response(
-            render_template("revoke/_status.html", message=ALREADY_REVOKED, category="info"), 404
+            render_template("revoke/_status.html", message=TOKEN_GONE, category="info"), 404
         )
         # The table reloads itself, so the stale row goes.
         response.headers["HX-Trigger"] = TOKENS_CHANGED_EVENT
         return vary_on_htmx(to_status_area(response))
-    page = render_template("revoke/gone.html", message=ALREADY_REVOKED, done_url=done_url)
+    page = render_template("revoke/gone.html", message=TOKEN_GONE, done_url=done_url)
     return vary_on_htmx(make_response(page, 404))
 
 

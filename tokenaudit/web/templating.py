@@ -68,8 +68,8 @@ _PLACEHOLDER = 987_654_321_012
 class UrlForEachId:
     """`url_for(endpoint, **values, field=id)` for many ids at the cost of one url_for call.
 
-    url_for walks the URL map on every call; in a table of 50 rows with two links each that
-    was half the fragment's rendering time at 100,000 tokens (see docs/benchmarks.md).
+    url_for walks the URL map on every call, which made a long table's per-row links slow to
+    render (docs/benchmark-changes.md).
     """
 
     def __init__(self, endpoint: str, field: str, **values: object) -> None:
