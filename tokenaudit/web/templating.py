@@ -61,7 +61,7 @@ def path_parts(path: str | None) -> list[str]:
     return _PATH_PARTS.findall(path or "")
 
 
-# An id no row has, so it appears exactly once in the built URL.
+# An id no row has, so it appears exactly once in the built URL (unless a search holds it).
 _PLACEHOLDER = 987_654_321_012
 
 
@@ -73,8 +73,14 @@ class UrlForEachId:
     """
 
     def __init__(self, endpoint: str, field: str, **values: object) -> None:
-        url = url_for(endpoint, **{**values, field: _PLACEHOLDER})
-        self._head, self._tail = url.split(str(_PLACEHOLDER))
+        placeholder = _PLACEHOLDER
+        url = url_for(endpoint, **{**values, field: placeholder})
+        # The other values (a search) may hold the placeholder's digits: the next one is taken
+        # until it appears only once (a search of 200 characters holds at most 16 of them).
+        while url.count(str(placeholder)) != 1:
+            placeholder += 1
+            url = url_for(endpoint, **{**values, field: placeholder})
+        self._head, self._tail = url.split(str(placeholder))
 
     def __call__(self, row_id: int) -> str:
         return f"{self._head}{int(row_id)}{self._tail}"
