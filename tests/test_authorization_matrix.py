@@ -5,6 +5,7 @@ that permission (Bob, who owns the target token), a superuser of another organiz
 superuser of Bob's organization.
 """
 
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -85,6 +86,8 @@ PAGES = [
         (302, 403, 403, 302, 302),
     ),
     ("GET", "/reauthenticate", None, (302, 200, 200, 200, 200)),
+    ("POST", "/reauthenticate", {"password": PASSWORD}, (302, 302, 302, 302, 302)),
+    ("POST", "/reauthenticate", {"password": "not it"}, (302, 400, 400, 400, 400)),
     ("GET", "/activity", None, (302, 200, 200, 200, 200)),
     ("GET", "/activity.csv", None, (302, 200, 200, 200, 200)),
     ("POST", "/logout", {}, (302, 302, 302, 302, 302)),
@@ -156,13 +159,23 @@ def test_api_token_auth(client, cast, role, expected):
         assert database_snapshot() == before
 
 
+def route_shape(path: str) -> str:
+    """A path with its placeholders blanked and its query dropped, so that the matrix's
+    `/tokens/{token}/revoke` and the app's `/tokens/<id:token_id>/revoke` compare equal."""
+    return re.sub(r"<[^>]*>|\{[^}]*\}", "{}", path.split("?")[0])
+
+
 def test_every_route_is_in_the_matrix(app):
-    """A new route must be added above, with who may use it."""
-    covered = {path.split("{")[0].split("?")[0] for _, path, *_ in PAGES + API}
-    covered.add("/api/v2/api-token-auth/")
+    """A new route, or a new method on a route, must be added above, with who may use it."""
+    covered = {(method, route_shape(path)) for method, path, *_ in PAGES + API}
+    covered.add(("POST", "/api/v2/api-token-auth/"))  # test_api_token_auth
     # Authenticated by a scanner's signature, never by a user: tests/test_secret_scanning.py.
-    covered.add("/api/v2/secret-scanning/")
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint in ("static", "favicon", "auth.login"):  # open to everyone
-            continue
-        assert rule.rule.split("<")[0] in covered, rule.rule
+    covered.add(("POST", "/api/v2/secret-scanning/"))
+    missing = [
+        f"{method} {rule.rule}"
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint not in ("static", "favicon", "auth.login")  # open to everyone
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
+        if (method, route_shape(rule.rule)) not in covered
+    ]
+    assert missing == []
