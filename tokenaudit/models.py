@@ -33,6 +33,9 @@ from .text import NATURAL_KEY_LENGTH, natural_sort_key, searchable_text
 # request body are "no such row", never a database overflow.
 MAX_ID = 2**31 - 1
 
+# The longest token name: the column's width, so the name rule, the form and the column agree.
+MAX_TOKEN_NAME_LENGTH = 100
+
 
 def parse_positive_int(text: str | None, maximum: int = MAX_ID) -> int | None:
     """`text` as a whole number from 1 to `maximum` (an id by default, or a page, a number of
@@ -120,7 +123,7 @@ class ApiToken(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     # The owner's organization, copied at creation so the audit page filters on one indexed column.
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
-    name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(MAX_TOKEN_NAME_LENGTH))
     # natural_sort_key(name): the order of the Name column ("job 2" before "job 10"). Set with
     # the name by the ORM (below) and by bulk inserts (this default); SQL written by hand that
     # renames a token must set it too.

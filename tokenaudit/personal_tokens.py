@@ -8,15 +8,13 @@ from sqlalchemy import select, update
 
 from .activities import record_activity
 from .extensions import db
-from .models import ApiToken, User, token_search_text
+from .models import MAX_TOKEN_NAME_LENGTH, ApiToken, User, token_search_text
 from .text import has_unstorable_characters, has_visible_characters, isolate
 from .token_lifetime import LifetimeRefused, check_expiry, expiry_in_days, lock_organization
 from .tokens import generate_token
 
 # Stands for "the organization's default lifetime" where None already means "never expires".
 ORGANIZATION_DEFAULT = object()
-
-MAX_NAME_LENGTH = 100
 
 
 def tokens_of(owner: User, organization_id: int | None = None) -> list[ApiToken]:
@@ -32,14 +30,15 @@ class InvalidTokenName(ValueError):
 
 
 def clean_token_name(raw: object) -> str:
-    """Trim a token name and check it is 1-100 characters of printable Unicode."""
+    """Trim a token name and check it is 1 to MAX_TOKEN_NAME_LENGTH characters of printable
+    Unicode: the one place that rules on names (the API and the profile form both call it)."""
     if not isinstance(raw, str):
         raise InvalidTokenName("Token name must be text.")
     name = raw.strip()
     if not has_visible_characters(name):
         raise InvalidTokenName("Give the token a name.")
-    if len(name) > MAX_NAME_LENGTH:
-        raise InvalidTokenName(f"Token name must be at most {MAX_NAME_LENGTH} characters.")
+    if len(name) > MAX_TOKEN_NAME_LENGTH:
+        raise InvalidTokenName(f"Token name must be at most {MAX_TOKEN_NAME_LENGTH} characters.")
     if has_unstorable_characters(name):
         raise InvalidTokenName("Token name must not contain control characters.")
     return name

@@ -8,8 +8,9 @@ from datetime import datetime
 
 from flask import Flask, url_for
 
-from ..models import utcnow
+from ..models import MAX_TOKEN_NAME_LENGTH, utcnow
 from ..text import isolate
+from ..token_listing import MAX_QUERY_LENGTH
 
 _UNITS = (
     ("year", 365 * 86400),
@@ -94,3 +95,7 @@ def register_templating(app: Flask) -> None:
     app.add_template_filter(isolate, "isolate")
     app.add_template_filter(path_parts, "path_parts")
     app.add_template_global(UrlForEachId, "url_for_each_id")
+    # The limits the server applies, so that an input's maxlength and help text say the same.
+    app.jinja_env.globals.update(
+        MAX_TOKEN_NAME_LENGTH=MAX_TOKEN_NAME_LENGTH, MAX_QUERY_LENGTH=MAX_QUERY_LENGTH
+    )
