@@ -12,7 +12,7 @@ import smtplib
 from collections.abc import Callable
 from datetime import timedelta
 
-from flask import Response, current_app
+from flask import current_app
 from flask_mail import Connection, Message
 from sqlalchemy import select, update
 
@@ -115,23 +115,6 @@ def deliver(email_id: int) -> bool:
     email.sent_at = utcnow()
     db.session.commit()
     return True
-
-
-def deliver_after_response(response: Response, email_ids: list[int]) -> None:
-    """Deliver these outbox emails once the response has been sent.
-
-    For a client that should not wait on the SMTP server as well as on many revokes; the
-    emails are committed already, so any that fail here are retried like the others.
-    """
-    app = current_app._get_current_object()
-
-    def deliver_all() -> None:
-        with app.app_context():
-            for email_id in email_ids:
-                deliver(email_id)
-
-    if email_ids:
-        response.call_on_close(deliver_all)
 
 
 def deliver_due(

@@ -2,10 +2,10 @@
 
 import logging
 
-from flask import abort, current_app, jsonify, request
+from flask import Response, abort, current_app, jsonify, request
 
 from ..extensions import limiter
-from ..outbox import deliver_after_response
+from ..outbox import deliver
 from ..secret_scanning import MalformedReport, act_on_report, parse_report
 from ..secret_scanning_keys import (
     KEY_ID_HEADER,
@@ -26,6 +26,23 @@ MAX_LOGGED_KEY_ID = 100
 
 def _rate_limit() -> str:
     return current_app.config["SECRET_SCANNING_RATE_LIMIT"]
+
+
+def deliver_after_response(response: Response, email_ids: list[int]) -> None:
+    """Deliver these outbox emails once the response has been sent.
+
+    For a client that should not wait on the SMTP server as well as on many revokes; the
+    emails are committed already, so any that fail here are retried like the others.
+    """
+    app = current_app._get_current_object()
+
+    def deliver_all() -> None:
+        with app.app_context():
+            for email_id in email_ids:
+                deliver(email_id)
+
+    if email_ids:
+        response.call_on_close(deliver_all)
 
 
 @bp.post("/secret-scanning/")
