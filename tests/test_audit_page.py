@@ -17,8 +17,9 @@ from conftest import (
 from markup import by_id, column_headers, parse, shown_text
 from reference import expected_prefixes
 
+from tokenaudit.clock import utcnow
 from tokenaudit.extensions import db
-from tokenaudit.models import ApiToken, utcnow
+from tokenaudit.models import ApiToken
 from tokenaudit.token_listing import PAGE_SIZE
 
 SORT_KEYS = ["name", "prefix", "user", "last_used", "last_usage", "created", "expires"]

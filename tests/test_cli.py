@@ -6,8 +6,9 @@ from conftest import database
 from sqlalchemy import func, select
 
 from tokenaudit.accounts import authenticate_user
+from tokenaudit.clock import utcnow
 from tokenaudit.extensions import db
-from tokenaudit.models import ApiToken, Organization, User, utcnow
+from tokenaudit.models import ApiToken, Organization, User
 
 
 def test_create_org_and_user(runner):

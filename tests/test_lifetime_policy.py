@@ -18,7 +18,8 @@ from conftest import (
     update_stored,
 )
 
-from tokenaudit.models import Activity, ApiToken, OutboxEmail, utcnow
+from tokenaudit.clock import utcnow
+from tokenaudit.models import Activity, ApiToken, OutboxEmail
 
 
 def token_expiring_in(owner, days: int | None, name: str = "deploy") -> ApiToken:

@@ -21,7 +21,8 @@ from conftest import (
 )
 from servers import MailSender
 
-from tokenaudit.models import ApiToken, utcnow
+from tokenaudit.clock import utcnow
+from tokenaudit.models import ApiToken
 from tokenaudit.reminders import send_due_mail
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

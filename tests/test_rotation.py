@@ -16,7 +16,8 @@ from conftest import (
     update_stored,
 )
 
-from tokenaudit.models import Activity, ApiToken, utcnow
+from tokenaudit.clock import utcnow
+from tokenaudit.models import Activity, ApiToken
 
 VALUE = re.compile(r'id="new-token-value"[^>]*value="([^"]+)"')
 

@@ -7,8 +7,9 @@ from conftest import CSRF_PATTERN, count_rows, database, stored_rows
 from flask_login.utils import encode_cookie
 from sqlalchemy import update
 
+from tokenaudit.clock import utcnow
 from tokenaudit.extensions import db
-from tokenaudit.models import UserSession, utcnow
+from tokenaudit.models import UserSession
 
 
 def signed_in(client) -> bool:

@@ -15,7 +15,8 @@ from conftest import (
     update_stored,
 )
 
-from tokenaudit.models import ApiToken, utcnow
+from tokenaudit.clock import utcnow
+from tokenaudit.models import ApiToken
 
 VALUE = re.compile(r'id="new-token-value"[^>]*value="([^"]+)"')
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from conftest import auth_header, database, make_token, make_user
 
+from tokenaudit.clock import utcnow
 from tokenaudit.extensions import db
-from tokenaudit.models import utcnow
 
 # SPEC section 11, as written there.
 HEADER = (  # noqa: SIM905 (the spec's list, as written there)

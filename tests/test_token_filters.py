@@ -6,8 +6,8 @@ import pytest
 from conftest import auth_header, database, make_org, make_token, make_user
 
 from tokenaudit import token_listing
+from tokenaudit.clock import utcnow
 from tokenaudit.extensions import db
-from tokenaudit.models import utcnow
 from tokenaudit.token_filters import STATUS_LABELS
 
 SORTS = ["name", "prefix", "user", "last_used", "last_usage", "created", "expires"]

@@ -9,8 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from tokenaudit import token_listing
+from tokenaudit.clock import utcnow
 from tokenaudit.extensions import db
-from tokenaudit.models import ApiToken, utcnow
+from tokenaudit.models import ApiToken
 from tokenaudit.token_listing import PAGE_SIZE, SORT_COLUMNS, TokenListParams, search_org_tokens
 
 USAGES = [(None, None), ("GET", "/api/v2/me/"), ("DELETE", "/api/v2/tokens/3/")]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import insert, select
 
+from .clock import utcnow
 from .extensions import db
-from .models import Activity, User, utcnow
+from .models import Activity, User
 
 
 def activity_values(

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from .clock import utcnow
 from .extensions import db
-from .models import ApiToken, User, utcnow
+from .models import ApiToken, User
 from .outbox import deliver
 from .revocation import (
     EmailRecipient,

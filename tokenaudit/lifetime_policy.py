@@ -10,9 +10,10 @@ from flask import render_template
 from sqlalchemy import or_, select, update
 
 from .activities import record_activity
+from .clock import utcnow
 from .extensions import db
 from .external_links import external_url
-from .models import ApiToken, Organization, User, utcnow
+from .models import ApiToken, Organization, User
 from .outbox import queue_email
 from .text import isolate
 from .token_lifetime import LifetimeRefused, lock_organization, parse_days

@@ -16,8 +16,9 @@ from flask import current_app
 from flask_mail import Connection, Message
 from sqlalchemy import select, update
 
+from .clock import utcnow
 from .extensions import db
-from .models import OutboxEmail, utcnow
+from .models import OutboxEmail
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
+from .clock import utcnow
 from .extensions import db
 from .external_links import external_url
-from .models import ApiToken, TokenReminder, utcnow
+from .models import ApiToken, TokenReminder
 from .outbox import deliver_due, queue_email
 
 EXPIRING_SOON = "expiring_soon"

@@ -15,9 +15,10 @@ from flask import render_template
 from sqlalchemy import delete
 
 from .activities import activity_values, record_activities
+from .clock import utcnow
 from .extensions import db
 from .external_links import external_url
-from .models import ApiToken, OutboxEmail, User, token_count_change, utcnow
+from .models import ApiToken, OutboxEmail, User, token_count_change
 from .outbox import deliver, queue_email
 from .text import isolate
 from .token_lifetime import lock_organization

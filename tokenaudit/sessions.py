@@ -15,8 +15,9 @@ from flask import current_app, g, session
 from flask_login import login_user, logout_user
 from sqlalchemy import delete, select, update
 
+from .clock import utcnow
 from .extensions import db
-from .models import User, UserSession, utcnow
+from .models import User, UserSession
 
 SESSION_SECRET_KEY = "session_secret"
 # last_seen_at is written at most this often: not a database write on every request.

@@ -17,8 +17,9 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.instrumentation import manager_of_class
 
+from .clock import utcnow
 from .extensions import db
-from .models import ApiToken, Organization, User, UTCDateTime, is_expired, utcnow
+from .models import ApiToken, Organization, User, UTCDateTime, is_expired
 from .tokens import digest, parse_token
 
 AUTH_SCHEME = "token"

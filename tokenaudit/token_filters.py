@@ -17,8 +17,9 @@ from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
+from .clock import utcnow
 from .extensions import db
-from .models import ApiToken, User, parse_positive_int, utcnow
+from .models import ApiToken, User, parse_positive_int
 from .reminders import REMINDER_LEAD
 
 DEFAULT_UNUSED_DAYS = 90

@@ -10,8 +10,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select, update
 
+from .clock import utcnow
 from .extensions import db
-from .models import Organization, utcnow
+from .models import Organization
 
 # The profile form's choices; any whole number of days up to the policy is accepted by the API.
 LIFETIME_CHOICES = (7, 30, 60, 90)

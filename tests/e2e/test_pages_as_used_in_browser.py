@@ -12,8 +12,9 @@ import pytest
 from conftest import make_token
 from playwright.sync_api import expect
 
+from tokenaudit.clock import utcnow
 from tokenaudit.extensions import db
-from tokenaudit.models import ApiToken, User, utcnow
+from tokenaudit.models import ApiToken, User
 
 from .conftest import PASSWORD, build_world, sign_in_over_http
 

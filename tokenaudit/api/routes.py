@@ -1,8 +1,8 @@
 from flask import abort, g, jsonify, request
 
 from ..bulk_revocation import revoke_tokens
-from ..clock import iso_utc
-from ..models import MAX_ID, ApiToken, User, parse_positive_int, utcnow
+from ..clock import iso_utc, utcnow
+from ..models import MAX_ID, ApiToken, User, parse_positive_int
 from ..personal_tokens import (
     InvalidTokenName,
     TokenAlreadyRotated,

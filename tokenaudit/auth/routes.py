@@ -2,8 +2,8 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..accounts import check_password
+from ..clock import utcnow
 from ..extensions import db
-from ..models import utcnow
 from ..sessions import end_other_sessions, end_session, live_sessions, start_session
 from ..web.access import is_safe_next, note_password_entered
 from ..web.forms import EmptyForm, LoginForm

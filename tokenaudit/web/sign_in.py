@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts import SignInRefused, authenticate_user, find_user_by_email, normalize_email
+from ..clock import utcnow
 from ..extensions import db, limiter
-from ..models import KnownSignInAddress, User, utcnow
+from ..models import KnownSignInAddress, User
 from ..text import logfmt
 from ..tokens import mask_token_values
 from .forms import LoginForm

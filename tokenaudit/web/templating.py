@@ -8,7 +8,8 @@ from datetime import datetime
 
 from flask import Flask, url_for
 
-from ..models import MAX_TOKEN_NAME_LENGTH, utcnow
+from ..clock import utcnow
+from ..models import MAX_TOKEN_NAME_LENGTH
 from ..text import isolate
 from ..token_listing import MAX_QUERY_LENGTH
 
