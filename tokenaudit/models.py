@@ -1,4 +1,7 @@
-"""Database models: Organization, User, ApiToken, Activity and the mail outbox."""
+"""Database models: Organization, User, ApiToken, UserSession, KnownSignInAddress, Activity,
+OutboxEmail and TokenReminder; the UTC column type; the rules that live with the rows (the
+organization's token count and each row's folded search text, written in the same statement);
+and the bounds on what clients send (MAX_ID, parse_positive_int, MAX_TOKEN_NAME_LENGTH)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Creating personal API tokens and validating their names."""
+"""An owner's own tokens: listing them, the name rule, creating and rotating them (each with its
+Activity). Revoking is revocation.py's; lifetimes are token_lifetime.py's."""
 
 from __future__ import annotations
 

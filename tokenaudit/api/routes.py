@@ -1,3 +1,7 @@
+"""The JSON endpoints under /api/v2/: issuing a token for a password, the caller and their
+tokens (list, revoke, rotate), and the organization's tokens for superusers (list, revoke one or
+many). Secret-scanning reports are in secret_scanning.py; authentication is in auth.py."""
+
 from flask import abort, g, jsonify, request
 
 from ..bulk_revocation import revoke_tokens

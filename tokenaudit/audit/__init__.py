@@ -1,3 +1,5 @@
+"""Organization API Tokens (SPEC section 5, 11): the superusers' audit page of every token."""
+
 from flask import Blueprint
 
 bp = Blueprint("audit", __name__)

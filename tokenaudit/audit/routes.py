@@ -1,3 +1,6 @@
+"""The audit page's views: the list (search, filters, sort, pages), its CSV, and revoking one
+token or many (the bulk confirmation and its answer are in bulk_revoke.py)."""
+
 from dataclasses import replace
 
 from flask import make_response, redirect, render_template, request, session, url_for

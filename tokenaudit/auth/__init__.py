@@ -1,3 +1,5 @@
+"""Signing in and out, re-entering the password, and the user's own sessions."""
+
 from flask import Blueprint
 
 bp = Blueprint("auth", __name__)

@@ -1,3 +1,6 @@
+"""Sign-in, sign-out, re-authentication before token management, and /sessions (sign out
+other sessions)."""
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 

@@ -1,3 +1,5 @@
+"""The organization's pages: home, team, settings and the Activity log."""
+
 from flask import Blueprint
 
 bp = Blueprint("org", __name__)

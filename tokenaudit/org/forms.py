@@ -1,3 +1,5 @@
+"""Forms of the organization's pages: a member's permissions and the lifetime policy."""
+
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField
 

@@ -1,3 +1,6 @@
+"""Home (cards and recent activity), the team and a member's permissions, the token lifetime
+policy on /settings, and the Activity log with its CSV."""
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 

@@ -1,3 +1,5 @@
+"""The create-token form: its name and lifetime, each checked by the domain's one rule."""
+
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, ValidationError

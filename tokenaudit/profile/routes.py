@@ -1,3 +1,6 @@
+"""/profile/tokens: the member's tokens and the create form, and the confirmation and action
+of rotating or revoking one of them (each behind the token permission and a recent password)."""
+
 from flask import abort, make_response, render_template, url_for
 from flask_login import current_user
 

@@ -1,4 +1,6 @@
-"""Who may see what: the one place for page permissions and for looking up tokens by id."""
+"""Who may see what: the permission checks of pages and the API (superuser, token permission,
+a recent password), lookups of tokens and members by id that 404 across organizations, and
+which `next` targets are safe to redirect to."""
 
 from __future__ import annotations
 

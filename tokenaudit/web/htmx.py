@@ -1,4 +1,5 @@
-"""Small helpers for answering htmx requests."""
+"""Answering htmx: is this htmx, a fragment or the page (and Vary on it), a message to the
+status area, and redirecting the whole window rather than swapping a page into a fragment."""
 
 from flask import Response, redirect, request
 
