@@ -165,11 +165,10 @@ class TokenFilters:
         if self.status:
             conditions.append(self._status_condition(organization_id, column))
         if self.status in ("expired", "expiring") and not page_sort and self.owner is None:
-            # "Has a date" said as ix_api_tokens_org_expires holds it: counting or collecting
-            # the matches seeks their range of dates instead of reading every token's entry
-            # (expired at 100,000 tokens: 10 -> 0.3 ms). Not on a page's walk: sorted by expiry,
-            # SQLite then sorted the matches (14-33 ms); nor for one owner, whose few tokens
-            # SQLite then no longer found by owner. A NULL is never <= or > a date anyway.
+            # "Has a date" said as ix_api_tokens_org_expires holds it, so that counting and
+            # collecting seek the range of dates; not on a page's walk nor for one owner, where
+            # it leads SQLite away from the better index (docs/benchmark-changes.md). A NULL is
+            # never <= or > a date anyway.
             conditions.append(ApiToken.expires_at.is_(None) == false())
         if self.owner is not None:
             conditions.append(column(ApiToken.user_id) == self.owner)
@@ -178,12 +177,11 @@ class TokenFilters:
     def count_terms(self, organization_id: int) -> list[tuple[int, list[ColumnElement[bool]]]]:
         """How to count what `conditions` matches quickly: a sum of signed counts.
 
-        SQLite counts one range of ix_api_tokens_org_usage in ~1 ms per 30,000 tokens, but an OR
-        (stale) or a NOT IN per row (active) made it visit and deduplicate each token: 65 and
-        43 ms for the same counts at 100,000 tokens. Stale is two disjoint ranges; active is
-        "used lately and not expired" (one range, expiry read from the same index entries)
-        less the same of blocked members (few: one seek each in ix_api_tokens_org_owner).
-        A third term, "expired among the others", asked NOT IN of every recent token: 14 ms.
+        Each term is one range of an index, which SQLite counts without visiting rows; an OR or
+        a NOT IN per row makes it visit and deduplicate each token (docs/benchmark-changes.md).
+        Stale is two disjoint ranges; active is "used lately and not expired" (one range, expiry
+        read from the same index entries) less the same of blocked members (few: one seek each
+        in ix_api_tokens_org_owner).
         """
         owner = [ApiToken.user_id == self.owner] if self.owner is not None else []
         since = self._unused_since
