@@ -1,8 +1,8 @@
-"""Recording and reading Activities. Activities are only ever added, never edited or deleted."""
+"""Recording Activities: only ever added, never edited or deleted (read in activity_log.py)."""
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from .clock import utcnow
 from .extensions import db
@@ -38,13 +38,3 @@ def record_activities(values: list[dict]) -> None:
     statement: as ORM objects, SQLite inserted them one at a time to read back each id."""
     if values:
         db.session.execute(insert(Activity), values)
-
-
-def recent_activities(viewer: User, limit: int = 20) -> list[Activity]:
-    """The feed on the home page: the whole organization for superusers, else the viewer's own."""
-    query = select(Activity).order_by(Activity.created_at.desc(), Activity.id.desc()).limit(limit)
-    if viewer.is_superuser:
-        query = query.where(Activity.organization_id == viewer.organization_id)
-    else:
-        query = query.where(Activity.subject_id == viewer.id)
-    return list(db.session.scalars(query))

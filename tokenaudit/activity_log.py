@@ -1,4 +1,5 @@
-"""The Activity log (SPEC 11): filters, pages and the CSV export of what happened."""
+"""Reading Activities: the Activity log (SPEC 11) with its filters, pages and CSV export, and the
+recent ones on the home and member pages; who sees which is `_visible`, for all of them."""
 
 from __future__ import annotations
 
@@ -124,6 +125,12 @@ def filter_choices(viewer: User) -> dict[str, list]:
             )
         )
     return {"kinds": list(kinds), "people": people}
+
+
+def recent_activities(viewer: User, limit: int = 20) -> list[Activity]:
+    """The feed on the home page: the Activities the viewer may see, newest first."""
+    query = _newest_first(_visible(viewer, ActivityFilters()).limit(limit))
+    return list(db.session.scalars(query))
 
 
 def member_activities(member: User, limit: int = 20) -> list[Activity]:

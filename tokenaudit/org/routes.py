@@ -4,7 +4,6 @@ policy on /settings, and the Activity log with its CSV."""
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..activities import recent_activities
 from ..activity_log import (
     CSV_HEADER,
     ActivityFilters,
@@ -12,6 +11,7 @@ from ..activity_log import (
     filter_choices,
     find_activities,
     member_activities,
+    recent_activities,
 )
 from ..lifetime_policy import change_lifetime_policy, parse_policy
 from ..personal_tokens import tokens_of
