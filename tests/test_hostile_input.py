@@ -343,3 +343,18 @@ def test_an_owner_filter_or_page_in_other_scripts_digits_is_ignored_as_elsewhere
         make_token(admin, "filler")
     page = admin_client.get("/tokens", query_string={"page": "٢"}).get_data(as_text=True)
     assert "Page 1 of 2" in page
+
+
+@pytest.mark.parametrize("token_id", ["0", "2147483648", "1" * 5000, "00000000001"])
+def test_a_post_to_an_id_that_is_none_is_404_not_405(admin_client, admin, token_id):
+    # These URLs also answer GET: a refused id must not read as "POST is not allowed here".
+    make_token(admin)
+    for url in (
+        f"/tokens/{token_id}/revoke",
+        f"/profile/tokens/{token_id}/revoke",
+        f"/profile/tokens/{token_id}/rotate",
+    ):
+        response = admin_client.submit(url)
+        assert response.status_code == 404, url
+        assert "Allow" not in response.headers
+    assert count_rows(ApiToken) == 1

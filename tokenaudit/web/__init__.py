@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, request, url_for
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.routing import IntegerConverter, ValidationError
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter
 
 from ..extensions import db, login_manager
 from ..models import User, parse_positive_int
@@ -25,6 +26,8 @@ class IdConverter(IntegerConverter):
     a larger number included, is 404 rather than a database overflow.
 
     ASCII digits only in the pattern too: Werkzeug's `\\d` also matches other scripts' digits.
+    NotFound, not ValidationError: Werkzeug answers a ValidationError with 405 when another
+    rule has the same path for another method (POST /tokens/0/revoke beside its GET).
     """
 
     regex = "[0-9]+"
@@ -32,7 +35,7 @@ class IdConverter(IntegerConverter):
     def to_python(self, value: str) -> int:
         token_id = parse_positive_int(value)
         if token_id is None:
-            raise ValidationError()
+            raise NotFound()
         return token_id
 
 
