@@ -46,10 +46,13 @@ def get_metadata():
 
 
 def include_object_of(dialect: str):
-    """Compare only the indexes this database has: models.py declares some for one database."""
+    """Compare only the tables and indexes this database has: models.py declares some for one
+    database (their `info["dialect"]`)."""
 
     def include_object(obj, _name, type_, _reflected, _compare_to) -> bool:
-        return type_ != "index" or obj.info.get("dialect", dialect) == dialect
+        if type_ not in ("index", "table"):
+            return True
+        return obj.info.get("dialect", dialect) == dialect
 
     return include_object
 

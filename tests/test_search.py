@@ -12,16 +12,18 @@ from conftest import (
     PASSWORD,
     auth_header,
     base_config,
+    database,
     make_org,
     make_token,
     make_user,
     update_stored,
 )
 from reference import matches_search
+from sqlalchemy import text
 
 from tokenaudit import create_app
 from tokenaudit.extensions import db
-from tokenaudit.models import User
+from tokenaudit.models import User, token_search_text
 
 
 @pytest.fixture
@@ -114,6 +116,37 @@ def test_a_search_sees_what_another_worker_and_hand_written_sql_changed(
         db.session.commit()
     assert search(client, admin_value, "quentin") == ["nightly import"]
     assert search(client, admin_value, "bob builder") == []
+
+
+def test_tokens_written_by_hand_written_sql_are_found_and_counted(client, admin):
+    """Another program may write api_tokens directly: the search and its count follow (on
+    PostgreSQL a trigger keeps token_search_rows, which the count reads)."""
+    token, _ = make_token(admin, "cron job")
+    _, admin_value = make_token(admin, "admin key")
+    renamed = {"id": token.id, "text": token_search_text("nightly backup", token.prefix)}
+    copied = {"id": token.id, "text": token_search_text("nightly restore", "tka_handmade")}
+    with database():
+        db.session.execute(
+            text(
+                "UPDATE api_tokens SET name = 'nightly backup', search_text = :text WHERE id = :id"
+            ),
+            renamed,
+        )
+        db.session.execute(
+            text(
+                "INSERT INTO api_tokens (user_id, organization_id, name, prefix, digest,"
+                " created_at, search_text) SELECT user_id, organization_id, 'nightly restore',"
+                " 'tka_handmade', 'not a digest', created_at, :text FROM api_tokens WHERE id = :id"
+            ),
+            copied,
+        )
+        db.session.commit()
+    assert search(client, admin_value, "nightly") == ["nightly backup", "nightly restore"]
+    assert search(client, admin_value, "cron") == []
+    with database():
+        db.session.execute(text("DELETE FROM api_tokens WHERE name = 'nightly backup'"))
+        db.session.commit()
+    assert search(client, admin_value, "nightly") == ["nightly restore"]
 
 
 def test_a_renamed_owner_is_found_by_the_new_name_at_once_and_not_by_the_old(client, org, admin):

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, any_, func, select
 from sqlalchemy.orm import contains_eager
 
 from .extensions import db
-from .models import ApiToken, Organization, User, parse_positive_int
+from .models import ApiToken, Organization, User, parse_positive_int, token_search_rows
 from .text import fold, without_unstorable_characters
 from .token_filters import TokenFilters
 from .tokens import digest, parse_token, whole_token_in
@@ -133,19 +133,47 @@ def _matching_owners(organization_id: int, needle: str) -> Select:
     )
 
 
-def _search_condition(organization_id: int, q: str) -> ColumnElement[bool]:
-    """Tokens whose name or prefix, or whose owner's name or email, contain `q` in any case."""
-    needle = fold(q)
+def _text_or_owner_contains(
+    organization_id: int,
+    needle: str,
+    search_text: ColumnElement[str],
+    user_id: ColumnElement[int],
+) -> ColumnElement[bool]:
+    """The token's own folded text (`search_text`), or its owner's (`user_id`), holds `needle`."""
     owners = _matching_owners(organization_id, needle)
     if db.engine.dialect.name == "postgresql":
         # = ANY(ARRAY(...)): the owners are found first, so the token rows of both halves of the
         # OR come from indexes (BitmapOr); `IN (subquery)` became a filter on every row.
-        owned = ApiToken.user_id == any_(func.array(owners.scalar_subquery()))
+        owned = user_id == any_(func.array(owners.scalar_subquery()))
     else:
         # EXISTS is asked once per statement: a search that matches no owner (most) then skips
         # the owner list on each of the organization's rows (docs/benchmark-changes.md).
-        owned = owners.exists() & ApiToken.user_id.in_(owners)
-    condition = _contains(ApiToken.search_text, needle) | owned
+        owned = owners.exists() & user_id.in_(owners)
+    return _contains(search_text, needle) | owned
+
+
+def _search_rows_matching(organization_id: int, needle: str) -> Select:
+    """PostgreSQL: the matching tokens' ids, found by token_search_rows' trigram index."""
+    rows = token_search_rows.c
+    return select(rows.token_id).where(
+        rows.organization_id == organization_id,
+        _text_or_owner_contains(organization_id, needle, rows.search_text, rows.user_id),
+    )
+
+
+def _search_condition(organization_id: int, q: str, *, per_row: bool) -> ColumnElement[bool]:
+    """Tokens whose name or prefix, or whose owner's name or email, contain `q` in any case.
+
+    `per_row`: for a page walking its sort order, checked on each token walked, which stops at
+    the page; otherwise PostgreSQL finds the whole set in token_search_rows (models.py).
+    """
+    needle = fold(q)
+    if db.engine.dialect.name == "postgresql" and not per_row:
+        condition = ApiToken.id.in_(_search_rows_matching(organization_id, needle))
+    else:
+        condition = _text_or_owner_contains(
+            organization_id, needle, ApiToken.search_text, ApiToken.user_id
+        )
     if ADDRESS_FRAGMENT.fullmatch(needle):
         # Only a search that looks like part of an address reads last_used_ip (no index holds
         # it for substrings), so other searches cost what they did.
@@ -166,7 +194,7 @@ def _filters(
     `walk_organization_index=False` keeps the organization condition as a check on each row
     (`organization_id + 0` cannot seek in an index) so that the database starts elsewhere: at
     the owners in name order, or at the few matching ids. `page_sort`: a page walking that
-    order checks the status and owner filters row by row (TokenFilters.conditions).
+    order checks the search, status and owner filters row by row (TokenFilters.conditions).
     `statuses=False` leaves those out (the count adds them its own way).
     """
     organization = ApiToken.organization_id
@@ -174,7 +202,9 @@ def _filters(
         organization = organization + 0
     conditions = [organization == organization_id]
     if params.q:
-        conditions.append(_search_condition(organization_id, params.q))
+        conditions.append(
+            _search_condition(organization_id, params.q, per_row=page_sort is not None)
+        )
     if statuses:
         conditions += params.filters.conditions(organization_id, page_sort)
     return conditions
@@ -192,12 +222,32 @@ def _few_matching_ids(organization_id: int, params: TokenListParams) -> list[int
     return list(ids) if len(ids) <= FEW_MATCHES else None
 
 
+def _counted_in_search_rows(params: TokenListParams) -> bool:
+    """Whether PostgreSQL counts this search in token_search_rows (models.py says why): a search
+    by text, at most for one owner; statuses and addresses need api_tokens' other columns."""
+    return (
+        db.engine.dialect.name == "postgresql"
+        and bool(params.q)
+        and not params.filters.status
+        and not ADDRESS_FRAGMENT.fullmatch(fold(params.q))
+    )
+
+
+def _count_search_rows(organization_id: int, params: TokenListParams) -> int:
+    matches = _search_rows_matching(organization_id, fold(params.q))
+    if params.filters.owner is not None:
+        matches = matches.where(token_search_rows.c.user_id == params.filters.owner)
+    return db.session.scalar(select(func.count()).select_from(matches.subquery()))
+
+
 def _total(organization_id: int, params: TokenListParams) -> int:
     if not params.q and not params.filters.active:
         # Kept exact by every transaction that creates or deletes a token (token_count_change).
         return db.session.scalar(
             select(Organization.token_count).where(Organization.id == organization_id)
         )
+    if _counted_in_search_rows(params):
+        return _count_search_rows(organization_id, params)
     # The status filters' count is a sum of index ranges (TokenFilters.count_terms).
     searched = _filters(organization_id, params, statuses=False)
     return sum(

@@ -176,6 +176,7 @@ def _search_text_and_token_count():
         op.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
         for name, table in SEARCH_TRIGRAM_INDEXES.items():
             op.execute(f'CREATE INDEX {name} ON {table} USING gin (search_text gin_trgm_ops)')
+        _token_search_rows()
     else:
         # SQLite reads an organization's folded texts in one range of this narrow index.
         op.create_index(
@@ -184,11 +185,43 @@ def _search_text_and_token_count():
 
 
 # name: table
-SEARCH_TRIGRAM_INDEXES = {'ix_api_tokens_search_trgm': 'api_tokens', 'ix_users_search_trgm': 'users'}
+SEARCH_TRIGRAM_INDEXES = {'ix_users_search_trgm': 'users'}  # the tokens': token_search_rows
+
+
+# PostgreSQL counts a search's matches in this narrow copy of each token's search text (models.py
+# says why); the trigger writes it whoever writes api_tokens, the foreign key deletes it.
+def _token_search_rows():
+    op.create_table('token_search_rows',
+    sa.Column('token_id', sa.Integer(), nullable=False),
+    sa.Column('organization_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('search_text', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['token_id'], ['api_tokens.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('token_id')
+    )
+    op.execute(
+        'CREATE INDEX ix_token_search_rows_trgm ON token_search_rows '
+        'USING gin (search_text gin_trgm_ops)'
+    )
+    op.create_index('ix_token_search_rows_user_id', 'token_search_rows', ['user_id'])
+    op.execute('''
+        CREATE FUNCTION write_token_search_row() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO token_search_rows (token_id, organization_id, user_id, search_text)
+            VALUES (NEW.id, NEW.organization_id, NEW.user_id, NEW.search_text)
+            ON CONFLICT (token_id) DO UPDATE SET search_text = EXCLUDED.search_text;
+            RETURN NULL;
+        END $$''')
+    op.execute('''
+        CREATE TRIGGER api_tokens_search_row AFTER INSERT OR UPDATE OF search_text ON api_tokens
+        FOR EACH ROW EXECUTE FUNCTION write_token_search_row()''')
 
 
 def _drop_search_text_and_token_count():
     if op.get_bind().dialect.name == 'postgresql':
+        op.execute('DROP TRIGGER api_tokens_search_row ON api_tokens')
+        op.execute('DROP FUNCTION write_token_search_row()')
+        op.drop_table('token_search_rows')
         for name in SEARCH_TRIGRAM_INDEXES:
             op.execute(f'DROP INDEX {name}')
     else:
