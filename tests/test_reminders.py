@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from conftest import (
+    count_rows,
+    database,
     html_part,
     make_token,
     make_user,
@@ -22,7 +24,8 @@ from conftest import (
 from servers import MailSender
 
 from tokenaudit.clock import utcnow
-from tokenaudit.models import ApiToken
+from tokenaudit.extensions import db
+from tokenaudit.models import ApiToken, TokenReminder
 from tokenaudit.reminders import send_due_mail
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -137,3 +140,33 @@ def test_the_mail_sender_sends_reminders(app, member, smtp_server, tmp_path):
         assert sender.stop() == 0, sender.log()
     [subject] = subjects(smtp_server)
     assert subject.startswith(f"Your API token {prefix} expires on ")
+
+
+@pytest.mark.slow  # a real mail sender process
+def test_the_mail_sender_stops_on_sigterm_amid_a_backlog_of_reminders(
+    app, org, member, smtp_server, tmp_path
+):
+    """After a large seed-demo thousands of reminders fall due at once: SIGTERM (systemd, make
+    run's Ctrl-C) stops the sender after the reminder in hand, not after queueing them all."""
+    backlog = 2000
+    expires_at = utcnow() + timedelta(days=3)
+    with database():
+        for number in range(backlog):
+            db.session.add(
+                ApiToken(
+                    user_id=member.id,
+                    organization_id=org.id,
+                    name=f"token {number}",
+                    prefix=f"tka_{number:08}",
+                    digest="0" * 64,
+                    expires_at=expires_at,
+                )
+            )
+        db.session.commit()
+    sender = MailSender(app, tmp_path)
+    sender.wait_until_ready()
+    asked = time.monotonic()
+    assert sender.stop() == 0, sender.log()
+    assert time.monotonic() - asked < 5
+    assert count_rows(TokenReminder) < backlog
+    assert "Mail sender stopped" in sender.log()
