@@ -30,12 +30,13 @@ $(BENCH_STAMP): bench/requirements-bench.txt $(STAMP)
 WITH_MAIL_SENDER = $(FLASK) send-mail --watch & sender=$$!; \
 	trap 'kill $$sender 2>/dev/null; wait $$sender' EXIT; trap 'exit 130' INT TERM;
 
+# The server and the mail sender build links in emails from the same address.
+run: export EXTERNAL_URL = http://127.0.0.1:5000
 run: $(STAMP)
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
 	@echo "Serving on http://127.0.0.1:5000 - sign in as admin@demo.example.com / demo-password"
-	$(WITH_MAIL_SENDER) SESSION_COOKIE_SECURE=false EXTERNAL_URL=http://127.0.0.1:5000 \
-		$(FLASK) run --host 127.0.0.1 --port 5000
+	$(WITH_MAIL_SENDER) SESSION_COOKIE_SECURE=false $(FLASK) run --host 127.0.0.1 --port 5000
 
 # Production-style: gunicorn with gunicorn.conf.py (settings from the environment; see README),
 # and the mail sender beside it.
