@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from conftest import CSRF_PATTERN, count_rows, database, stored_rows
+from conftest import CSRF_PATTERN, PASSWORD, count_rows, database, stored_rows
 from flask_login.utils import encode_cookie
 from sqlalchemy import update
 
@@ -120,6 +120,9 @@ def test_the_csrf_token_changes_at_sign_in_and_is_cleared_at_sign_out(client, me
     assert refused.status_code == 400
     signed_in_token = CSRF_PATTERN.search(client.get("/").get_data(as_text=True)).group(1)
     client.submit("/logout")
+    # Signed out, the browser holds no token: the old one does not even sign in again.
+    stale = {"csrf_token": signed_in_token, "email": member.email, "password": PASSWORD}
+    assert client.post("/login", data=stale).status_code == 400
     client.sign_in(member.email)
     again = client.post("/sessions/revoke", data={"csrf_token": signed_in_token})
     assert again.status_code == 400
