@@ -309,9 +309,9 @@ _only_on(
 # PostgreSQL finds and counts a search's matches here: each token's search text again, in a
 # narrow table of its own. The trigram index finds the candidate rows, then PostgreSQL reads each
 # one to confirm the substring, and api_tokens' rows are wide: counting 1 token in 12 of 1,000,000
-# read 240 MB of table, this reads 69 MB (docs/benchmark-changes.md). A trigger on api_tokens (migration 0001)
-# writes it whoever writes a token; a row goes with its token. SQLite counts from
-# ix_api_tokens_org_search, which is narrow already.
+# read 240 MB of table, this reads 69 MB (docs/benchmark-changes.md). A trigger on api_tokens
+# (migration 0001) writes it whoever writes a token; a row goes with its token. SQLite counts
+# from ix_api_tokens_org_search, which is narrow already.
 SEARCH_ROW_TRIGGER = "api_tokens_search_row"  # its name in migration 0001
 token_search_rows = Table(
     "token_search_rows",
