@@ -89,7 +89,7 @@ def test_revoke_all_matching_takes_what_was_confirmed_not_what_came_after(new_pa
     page.goto("/tokens")
     page.get_by_label("Search tokens").press_sequentially("olivia")
     expect(page.locator("#token-count")).to_contain_text("3 tokens matching")
-    page.get_by_role("link", name="Revoke all 3 matching…").click()
+    page.get_by_role("button", name="Revoke all 3 matching…").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text(f"{world.owner.name} {world.owner.email}: 3 tokens")
 

@@ -299,6 +299,20 @@ def test_revoke_by_keyboard_is_a_button_and_keeps_the_scroll_position(new_page, 
     assert abs(page.evaluate("window.scrollY") - scrolled) < 200
 
 
+def test_revoke_all_matching_is_a_button_that_space_presses(new_page, world, viewport):
+    """The other control that opens a revoke dialog behaves as the button it looks like."""
+    page = page_for(new_page, world.admin, viewport)
+    page.goto("/tokens?q=olivia")
+    control = page.get_by_role("button", name="Revoke all 3 matching…")
+    tab_to(page, control)
+    scrolled = page.evaluate("window.scrollY")
+    page.keyboard.press("Space")  # a link would scroll the page instead
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("3 tokens")
+    assert page.evaluate("window.scrollY") == scrolled
+
+
 def test_create_token_errors_and_the_new_value_take_the_focus(new_page, world, viewport):
     page = page_for(new_page, world.owner, viewport)
     page.goto("/profile/tokens")
