@@ -32,6 +32,12 @@ def open_own_revoke_dialog(page, world):
     expect(page.get_by_role("dialog")).to_be_visible()
 
 
+def open_bulk_revoke_dialog(page, world):
+    page.goto("/tokens?q=olivia")
+    page.get_by_role("button", name="Revoke all 3 matching…").click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+
+
 def show_search_with_no_match(page, world):
     page.goto("/tokens?q=nothing+matches+this")
 
@@ -70,10 +76,17 @@ PAGES = [
         "admin",
         lambda page, world: page.goto(f"/tokens/{world.tokens['Grafana dashboard'].id}/revoke"),
     ),
+    ("bulk revoke dialog", "admin", open_bulk_revoke_dialog),
+    ("bulk revoke confirmation page", "admin", visit("/tokens/revoke?all_matching=1&q=olivia")),
     ("your tokens", "owner", visit("/profile/tokens")),
     ("your tokens, new value shown", "owner", show_new_token),
     ("your tokens, name error", "owner", show_token_name_error),
     ("your tokens, revoke dialog", "owner", open_own_revoke_dialog),
+    (
+        "your tokens, revoke confirmation page",
+        "owner",
+        lambda page, world: page.goto(f"/profile/tokens/{world.tokens['CI deploy'].id}/revoke"),
+    ),
     (
         "your tokens, rotate confirmation page",
         "owner",
@@ -85,7 +98,9 @@ PAGES = [
     ("activity log", "admin", visit("/activity")),
     ("activity log, filtered", "admin", visit("/activity?kind=token_created")),
     ("member's activity log", "owner", visit("/activity")),
-    ("404 page", "admin", visit("/tokens/999999/revoke")),
+    ("your sessions", "owner", visit("/sessions")),
+    ("token already revoked page", "admin", visit("/tokens/999999/revoke")),
+    ("404 page", "admin", visit("/no-such-page")),
 ]
 
 

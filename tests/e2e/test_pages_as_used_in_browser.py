@@ -142,6 +142,7 @@ def test_a_refused_search_is_reported_and_the_table_keeps_working(new_page, worl
 
 
 PHONE_PAGES = [
+    (None, "/login"),
     ("admin", "/"),
     ("admin", "/team"),
     ("admin", "/team/{owner}"),
@@ -149,8 +150,18 @@ PHONE_PAGES = [
     ("admin", "/tokens?sort=last_used"),
     ("admin", "/activity"),
     ("admin", "/tokens/{token}/revoke"),
+    ("admin", "/tokens/revoke?all_matching=1"),
+    ("admin", "/tokens/999999/revoke"),  # already revoked
+    ("admin", "/settings"),
+    ("admin", "/sessions"),
+    ("admin", "/reauthenticate"),
     ("owner", "/profile/tokens"),
+    ("owner", "/profile/tokens/{token}/revoke"),
+    ("owner", "/profile/tokens/{token}/rotate"),
     ("owner", "/activity"),
+    ("owner", "/tokens"),  # 403
+    ("bystander", "/profile/tokens"),  # 403 saying whom to ask
+    ("admin", "/no-such-page"),  # 404
 ]
 
 
@@ -161,8 +172,13 @@ def test_no_page_scrolls_sideways_on_a_phone(new_page, world, live, who, path):
         token.last_used_at = utcnow()
         token.last_used_method, token.last_used_path = "DELETE", "/api/v2/organization/tokens/42/"
         db.session.commit()
-    page = page_for(new_page, getattr(world, who), WIDTHS["phone"])
-    page.goto(path.format(owner=world.owner.id, token=world.tokens["CI deploy"].id))
+    if who:
+        page = page_for(new_page, getattr(world, who), WIDTHS["phone"])
+    else:
+        page = new_page(viewport=WIDTHS["phone"])
+    url = path.format(owner=world.owner.id, token=world.tokens["CI deploy"].id)
+    page.goto(url)
+    assert page.url == live.url + url  # the page meant, not one it redirected to
     assert not scrolls_sideways(page)
     for button in page.locator("main button:visible").all():
         box = button.bounding_box()
@@ -464,6 +480,28 @@ def test_names_sort_naturally(new_page, big_world, viewport):
     assert names[1:12] == [f"job {n}" for n in range(1, 12)]  # job 2 before job 10
 
 
+# 8. Without JavaScript: the list's page is kept too (its search and sort:
+# test_without_javascript.py).
+
+
+def test_without_javascript_cancel_and_revoke_return_to_the_same_page(new_page, big_world):
+    token = big_world.tokens["job 52"]  # by name: Backup script, job 1 ... job 55; page 2
+    page = page_for(new_page, big_world.admin, java_script_enabled=False)
+    page.goto("/tokens?sort=name&dir=asc&page=2")
+    page.get_by_role("button", name=f"Revoke {token.prefix} (Quinn Okafor)").click()
+    expect(page).to_have_url(re.compile(rf"/tokens/{token.id}/revoke\?sort=name&dir=asc&page=2$"))
+    page.get_by_role("link", name="Cancel").click()
+    expect(page).to_have_url(re.compile(r"/tokens\?sort=name&dir=asc&page=2$"))
+    expect(page.get_by_text("Page 2 of 2")).to_be_visible()
+
+    page.get_by_role("button", name=f"Revoke {token.prefix} (Quinn Okafor)").click()
+    page.get_by_role("button", name="Revoke", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/tokens\?sort=name&dir=asc&page=2$"))
+    expect(page.get_by_role("status")).to_contain_text(f"Revoked “job 52” ({token.prefix})")
+    expect(page.get_by_text("Page 2 of 2")).to_be_visible()
+    expect(row(page, token)).to_have_count(0)
+
+
 # 9. The API's page past the end; 10. API details.
 
 
@@ -505,7 +543,8 @@ def test_created_column_never_and_exact_times_with_the_local_zone(new_page, worl
     expect(page.get_by_role("columnheader", name="Created")).to_have_attribute(
         "aria-sort", "descending"
     )
-    expect(row(page, token)).to_contain_text("Never")  # never used
+    # Never used: said in the Last used cell itself (Expires and Last usage may say so too).
+    expect(row(page, token).locator('td[data-label="Last used"]')).to_have_text("Never")
     created = cells.nth(4)  # after the checkbox, name, prefix and user
     expect(created.locator(".exact")).to_be_visible()
     expect(created.locator(".exact")).to_contain_text(
@@ -546,11 +585,17 @@ def test_blocked_tokens_are_marked_and_a_member_learns_whom_to_ask(new_page, wor
     with live.database():
         blocked, _ = make_token(db.session.get(User, world.bystander.id), "Old laptop")
         blocked_id = blocked.id
+        departed = db.session.get(User, world.other.id)  # holds "Backup script"
+        departed.is_active = False
+        db.session.commit()
     page = page_for(new_page, world.admin, viewport)
     page.goto("/tokens")
     blocked_row = page.locator(f"#token-{blocked_id}")
-    expect(blocked_row).to_contain_text("Blocked")
+    expect(blocked_row.locator(".name-cell")).to_contain_text("Blocked")
     expect(blocked_row).to_contain_text("lacks the token permission")
+    departed_row = row(page, world.tokens["Backup script"])
+    expect(departed_row.locator(".name-cell")).to_contain_text("Blocked")
+    expect(departed_row).to_contain_text("Owner deactivated")
     expect(row(page, world.tokens["CI deploy"])).not_to_contain_text("Blocked")
 
     member = page_for(new_page, world.bystander, viewport)
