@@ -185,6 +185,14 @@ def test_no_page_scrolls_sideways_on_a_phone(new_page, world, live, who, path):
         assert box["x"] >= 0 and box["x"] + box["width"] <= 375, button.inner_text()
 
 
+def test_on_a_phone_each_token_card_is_titled_by_its_name(new_page, world):
+    """The bulk checkbox came first in the row: the name must still be the card's title."""
+    page = page_for(new_page, world.admin, WIDTHS["phone"])
+    page.goto("/tokens")
+    name = row(page, world.tokens["CI deploy"]).locator(".name")
+    assert int(name.evaluate("e => getComputedStyle(e).fontWeight")) >= 600
+
+
 # 4. One long name.
 
 
