@@ -510,6 +510,24 @@ def test_without_javascript_cancel_and_revoke_return_to_the_same_page(new_page, 
     expect(row(page, token)).to_have_count(0)
 
 
+def test_without_javascript_revoking_from_the_member_page_returns_there(new_page, world):
+    token = world.tokens["Grafana dashboard"]
+    page = page_for(new_page, world.admin, java_script_enabled=False)
+    member_page = re.compile(rf"/team/{world.owner.id}$")
+    page.goto(f"/team/{world.owner.id}")
+    page.get_by_role("button", name=f"Revoke {token.prefix} (Olivia Owner)").click()
+    page.get_by_role("link", name="Cancel").click()
+    expect(page).to_have_url(member_page)
+
+    page.get_by_role("button", name=f"Revoke {token.prefix} (Olivia Owner)").click()
+    page.get_by_role("button", name="Revoke", exact=True).click()
+    expect(page).to_have_url(member_page)
+    expect(page.get_by_role("status")).to_contain_text(
+        f"Revoked “Grafana dashboard” ({token.prefix})"
+    )
+    expect(page.locator("#member-tokens tbody tr")).to_have_count(2)
+
+
 # 9. The API's page past the end; 10. API details.
 
 

@@ -6,6 +6,7 @@ from dataclasses import replace
 from flask import make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
+from ..models import parse_positive_int
 from ..token_export import COLUMNS, token_rows
 from ..token_filters import STATUS_LABELS
 from ..token_listing import TokenListParams, find_token_by_value, matching_tokens, search_org_tokens
@@ -60,10 +61,22 @@ def tokens():
 
 
 def _list_args() -> dict[str, object]:
-    """The search, sort and page the superuser came from: revoke URLs carry them, so that
-    without JavaScript Cancel and a completed revoke return to the same view of the list."""
+    """The search, sort and page the superuser came from, or the member page (`member`): revoke
+    URLs carry them, so that without JavaScript Cancel and a completed revoke return there."""
     args = TokenListParams.from_args(request.args).to_args()
-    return {key: value for key, value in args.items() if key in request.args}
+    kept = {key: value for key, value in args.items() if key in request.args}
+    if member := parse_positive_int(request.args.get("member")):
+        kept["member"] = member
+    return kept
+
+
+def _back_url() -> str:
+    """Where Cancel and a completed revoke lead without JavaScript: the page the superuser
+    pressed Revoke on, as it was."""
+    args = _list_args()
+    if "member" in args:
+        return url_for("org.edit_member", user_id=args["member"])
+    return url_for("audit.tokens", **args)
 
 
 @bp.get("/tokens.csv")
@@ -97,7 +110,7 @@ def confirm_revoke(token_id: int):
     return render_revoke_confirmation(
         org_token_by_id(token_id, current_user),
         action_url=url_for("audit.revoke", token_id=token_id, **_list_args()),
-        cancel_url=url_for("audit.tokens", **_list_args()),
+        cancel_url=_back_url(),
     )
 
 
@@ -106,4 +119,4 @@ def confirm_revoke(token_id: int):
 def revoke(token_id: int):
     """Revoke any token of the organization."""
     token = org_token_by_id(token_id, current_user)
-    return perform_revoke(token, done_url=url_for("audit.tokens", **_list_args()))
+    return perform_revoke(token, done_url=_back_url())
