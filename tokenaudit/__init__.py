@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .config import load_config
+from .config import in_memory_fallback, load_config
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
 from .web import register_web
 from .web.headers import retry_after_only_on_refusals
@@ -57,6 +57,11 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
     mail.init_app(app)
+    # Decided here, once tests' settings have replaced the environment's.
+    app.config.setdefault(
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED",
+        in_memory_fallback(app.config["RATELIMIT_STORAGE_URI"]),
+    )
     # Registered before the limiter's own hook, so it runs after it (Flask runs them in reverse).
     app.after_request(retry_after_only_on_refusals)
     limiter.init_app(app)

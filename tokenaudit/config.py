@@ -130,10 +130,19 @@ def _cookies_need_https() -> bool:
 
 
 def _rate_limit_storage(uri: str | None) -> str:
-    """memory:// (the default) counts in this process, exactly even under concurrent requests."""
+    """Unset or memory:// (the default): counted in the app's database, one count shared by
+    every worker and server (rate_limit_storage.py). Else as given: redis://host:6379/0."""
     if not uri or uri == "memory://":
         return f"{rate_limit_storage.SCHEME}://"
     return uri
+
+
+def in_memory_fallback(storage_uri: str) -> bool:
+    """Whether to count in each process's memory while the rate-limit storage is unreachable:
+    yes for Redis (rather than refuse every sign-in with a 500 until it is back), not for the
+    database (without it nobody signs in anyway, and a moment's lock wait would split the
+    budget between the workers)."""
+    return not storage_uri.startswith(f"{rate_limit_storage.SCHEME}:")
 
 
 def load_config(instance_path: Path) -> dict:
@@ -168,13 +177,9 @@ def load_config(instance_path: Path) -> dict:
         # A session unused this long ends on the server (SPEC 13); 12 hours by default.
         "SESSION_IDLE_MINUTES": _env_number("SESSION_IDLE_MINUTES", 720, 1, 525600),
         "BCRYPT_ROUNDS": 12,
-        # memory:// counts per process; redis://host:6379/0 shares the limits between servers.
         "RATELIMIT_STORAGE_URI": _rate_limit_storage(os.environ.get("RATELIMIT_STORAGE_URI")),
         # Said explicitly: the one Limiter object otherwise keeps what the previous app set.
         "RATELIMIT_ENABLED": True,
-        # If Redis goes away, count in this process's memory until it is back rather than
-        # refuse every sign-in with a 500.
-        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         # Proxies in front that set X-Forwarded-For/-Proto: rate limits and logs then see the
         # client's address rather than the proxy's. 0 when clients connect directly.
         "TRUSTED_PROXY_COUNT": _env_number("TRUSTED_PROXY_COUNT", 0, 0, 10),

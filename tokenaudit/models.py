@@ -1,7 +1,8 @@
 """Database models: Organization, User, ApiToken, UserSession, KnownSignInAddress, Activity,
-OutboxEmail and TokenReminder; the UTC column type; the rules that live with the rows (the
-organization's token count and each row's folded search text, written in the same statement);
-and the bounds on what clients send (MAX_ID, parse_positive_int, MAX_TOKEN_NAME_LENGTH)."""
+OutboxEmail, TokenReminder and RateLimitCounter; the UTC column type; the rules that live with
+the rows (the organization's token count and each row's folded search text, written in the
+same statement); and the bounds on what clients send (MAX_ID, parse_positive_int,
+MAX_TOKEN_NAME_LENGTH)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -187,6 +189,19 @@ class KnownSignInAddress(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     address: Mapped[str] = mapped_column(String(45))  # IPv6 at most
     last_signed_in_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RateLimitCounter(db.Model):
+    """One rate-limit window's count (rate_limit_storage.py), shared by every worker and server
+    that uses this database."""
+
+    __tablename__ = "rate_limit_counters"
+
+    # SHA-256 of the limit's key: a key holds the email a client typed, of any length.
+    key_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int]
+    # Unix time, as `limits` counts; indexed for deleting expired counters.
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 def token_count_change(organization_id: int, tokens: int) -> Update:

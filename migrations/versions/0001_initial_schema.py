@@ -119,6 +119,7 @@ def upgrade():
     _token_lifetime()
     _last_used_ip()
     _status_filter_indexes()
+    _rate_limit_counters()
 
 
 
@@ -230,6 +231,22 @@ def _drop_search_text_and_token_count():
     # the tables without their expression indexes).
 
 
+# Issue 10, finding 4: sign-in budgets counted in the database every worker shares.
+def _rate_limit_counters():
+    op.create_table('rate_limit_counters',
+    sa.Column('key_digest', sa.String(length=64), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.Column('expires_at', sa.Float(), nullable=False),
+    sa.PrimaryKeyConstraint('key_digest')
+    )
+    op.create_index(op.f('ix_rate_limit_counters_expires_at'), 'rate_limit_counters', ['expires_at'], unique=False)
+
+
+def _drop_rate_limit_counters():
+    op.drop_index(op.f('ix_rate_limit_counters_expires_at'), table_name='rate_limit_counters')
+    op.drop_table('rate_limit_counters')
+
+
 def _user_sessions():
     # Server-side sessions (SPEC 13): signing out deletes the row, so a copied cookie dies too.
     op.create_table('user_sessions',
@@ -338,6 +355,7 @@ def _drop_token_lifetime():
 
 
 def downgrade():
+    _drop_rate_limit_counters()
     # Issue 14's indexes hold expires_at, which _drop_token_lifetime drops.
     _drop_status_filter_indexes()
     _drop_token_lifetime()
