@@ -1,12 +1,16 @@
-"""Sign-in rate limits per client address and per account, shared between servers by Redis."""
+"""Sign-in rate limits per client address and per account, counted in the app's database (the
+default) or in Redis, and shared between servers through either."""
 
 import json
 
 import pytest
-from conftest import PASSWORD
+from conftest import PASSWORD, database
 from servers import start_redis
+from sqlalchemy import func, select
 
 from bench.server import Gunicorn
+from tokenaudit.extensions import db
+from tokenaudit.models import RateLimitCounter
 
 TOKEN_AUTH = "/api/v2/api-token-auth/"
 
@@ -18,17 +22,38 @@ def redis_server():
     server.stop()
 
 
+@pytest.fixture(params=["database", pytest.param("redis", marks=pytest.mark.slow)])
+def storage(request) -> str:
+    """Where the limits are counted: the app's database (the default) or a real redis-server."""
+    return request.param
+
+
 @pytest.fixture
-def app_config(redis_server) -> dict:
-    return {"RATELIMIT_STORAGE_URI": redis_server.url}
+def storage_uri(request, storage) -> str | None:
+    """RATELIMIT_STORAGE_URI for `storage` (None: unset, the default)."""
+    return request.getfixturevalue("redis_server").url if storage == "redis" else None
+
+
+@pytest.fixture
+def app_config(storage_uri) -> dict:
+    return {} if storage_uri is None else {"RATELIMIT_STORAGE_URI": storage_uri}
+
+
+def stored_counters(request, storage) -> int:
+    """How many counters `storage` holds."""
+    if storage == "redis":
+        return len(request.getfixturevalue("redis_server").client.keys("LIMITS*"))
+    with database():
+        return db.session.scalar(select(func.count()).select_from(RateLimitCounter))
 
 
 def from_address(address: str) -> dict:
     return {"environ_overrides": {"REMOTE_ADDR": address}}
 
 
-@pytest.mark.slow  # a real redis-server
-def test_failures_for_one_account_are_limited_whatever_the_address(client, member, redis_server):
+def test_failures_for_one_account_are_limited_whatever_the_address(
+    client, member, request, storage
+):
     body = {"username": member.email, "password": "wrong wrong"}
     statuses = [
         client.post(TOKEN_AUTH, json=body, **from_address(f"10.0.0.{n}")).status_code
@@ -39,10 +64,9 @@ def test_failures_for_one_account_are_limited_whatever_the_address(client, membe
         TOKEN_AUTH, json={**body, "password": PASSWORD}, **from_address("10.0.1.1")
     )
     assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
-    assert redis_server.client.keys("LIMITS*"), "the counters live in Redis"
+    assert stored_counters(request, storage), f"the counters live in the {storage}"
 
 
-@pytest.mark.slow  # a real redis-server
 def test_failures_from_one_address_are_limited_whatever_the_account(client, member):
     statuses = [
         client.post(
@@ -60,7 +84,6 @@ def test_failures_from_one_address_are_limited_whatever_the_account(client, memb
     assert other.status_code == 200
 
 
-@pytest.mark.slow  # a real redis-server
 def test_login_page_is_limited_per_account_across_addresses(client, admin):
     statuses = [
         client.submit(
@@ -71,7 +94,6 @@ def test_login_page_is_limited_per_account_across_addresses(client, admin):
     assert statuses == [400] * 10 + [429]
 
 
-@pytest.mark.slow  # a real redis-server
 def test_successful_sign_ins_do_not_count(client, member):
     for _ in range(12):
         response = client.post(TOKEN_AUTH, json={"username": member.email, "password": PASSWORD})
@@ -91,11 +113,9 @@ def post_json(server: Gunicorn, path: str, body: dict):
         connection.close()
 
 
-@pytest.mark.slow  # a real redis-server and two gunicorn servers
-def test_two_gunicorn_servers_share_one_limit_through_redis(
-    database_url, member, redis_server, tmp_path
-):
-    env = {"DATABASE_URL": database_url, "RATELIMIT_STORAGE_URI": redis_server.url}
+@pytest.mark.slow  # two gunicorn servers
+def test_two_gunicorn_servers_share_one_limit(database_url, member, storage_uri, tmp_path):
+    env = {"DATABASE_URL": database_url, "RATELIMIT_STORAGE_URI": storage_uri}
     first = Gunicorn(env, tmp_path / "gunicorn.log")
     try:
         second = Gunicorn(env, tmp_path / "gunicorn.log")

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD
+from conftest import PASSWORD, database
 from servers import start_redis
+from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from bench.server import Gunicorn
 from bench.sign_in_budget import guess_at_once
+from tokenaudit.extensions import db
+from tokenaudit.models import RateLimitCounter
 
 TOKEN_AUTH = "/api/v2/api-token-auth/"
 GUESSES = 60
@@ -161,3 +165,22 @@ def test_an_extra_email_field_does_not_move_token_auth_guesses_to_another_budget
         for n in range(11)
     ]
     assert statuses == [401] * 10 + [429]
+
+
+def test_expired_counters_make_way_for_new_ones(client, clock):
+    """The default storage keeps no more counters than were ever live at once, however long it
+    serves: a counter whose hour has passed is deleted when a new one starts."""
+
+    def guesses_from_10_new_addresses(round_: int) -> int:
+        for n in range(10):
+            body = {"username": f"ghost{round_}.{n}@acme.test", "password": "guess"}
+            response = client.post(TOKEN_AUTH, json=body, **from_address(f"10.8.{round_}.{n}"))
+            assert response.status_code == 401
+        with database():
+            return db.session.scalar(select(func.count()).select_from(RateLimitCounter))
+
+    live_at_once = guesses_from_10_new_addresses(0)
+    assert live_at_once == 40  # a minute's and an hour's count per address and per account
+    for round_ in range(1, 4):
+        clock(timedelta(hours=1, minutes=1))
+        assert guesses_from_10_new_addresses(round_) == live_at_once

@@ -13,7 +13,6 @@ Flask-Limiter's fixed-window strategy is all this stores. RATELIMIT_STORAGE_URI'
 from __future__ import annotations
 
 import hashlib
-import time
 
 from flask import current_app
 from limits.storage import Storage
@@ -22,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from .clock import utcnow
 from .extensions import db
 from .models import RateLimitCounter
 
@@ -30,6 +30,11 @@ SCHEME = "app-database"
 _counters = RateLimitCounter.__table__
 # INSERT ... ON CONFLICT DO UPDATE ... RETURNING, as each database spells it (SQLite >= 3.35).
 _UPSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def _now() -> float:
+    """Unix time, as `limits` counts, from the app's clock (tests move it)."""
+    return utcnow().timestamp()
 
 
 def _digest(key: str) -> str:
@@ -58,7 +63,7 @@ class DatabaseStorage(Storage):
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         """Add `amount` to the key's count, in a new window if the last one has expired."""
-        now = time.time()
+        now = _now()
         engine = _counters_engine()
         insert = _UPSERT[engine.dialect.name](_counters)
         # A refund (a right password, amount -1) after its window ended starts nothing.
@@ -105,7 +110,7 @@ class DatabaseStorage(Storage):
     def _live(self, key: str):
         """The key's counter row, None once it has expired."""
         query = select(_counters.c.count, _counters.c.expires_at).where(
-            _counters.c.key_digest == _digest(key), _counters.c.expires_at > time.time()
+            _counters.c.key_digest == _digest(key), _counters.c.expires_at > _now()
         )
         with _counters_engine().connect() as connection:
             return connection.execute(query).one_or_none()
@@ -118,7 +123,7 @@ class DatabaseStorage(Storage):
     def get_expiry(self, key: str) -> float:
         """When the key's current window ends (now when it has none)."""
         row = self._live(key)
-        return time.time() if row is None else row.expires_at
+        return _now() if row is None else row.expires_at
 
     def check(self) -> bool:
         """Whether the database answers (Flask-Limiter asks after a failure)."""
