@@ -20,5 +20,5 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 mail = Mail()
 
-# Storage comes from RATELIMIT_STORAGE_URI (memory by default, Redis to share between servers).
+# Storage comes from RATELIMIT_STORAGE_URI: the app's database by default (config.py), or Redis.
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)

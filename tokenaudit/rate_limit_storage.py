@@ -43,8 +43,10 @@ def _digest(key: str) -> str:
 
 def _counters_engine() -> Engine:
     """The app's database through a pool of its own: a request counts while its session holds
-    a connection, so from one shared pool every connection could end up held by requests that
-    each wait for a second one (60 simultaneous sign-ins on the development server)."""
+    a connection, so from the session's pool every connection ended up held by requests that
+    each waited for a second one (60 simultaneous sign-ins on the development server and
+    PostgreSQL: 47 answered 500, QueuePool limit reached). Here a connection is held only for
+    one statement, and never while waiting for another."""
     extensions = current_app.extensions
     engine = extensions.get("rate_limit_counters")
     if engine is None:
