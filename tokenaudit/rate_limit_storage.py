@@ -38,7 +38,9 @@ def _now() -> float:
 
 
 def _digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+    """The key's row: its SHA-256. A lone surrogate (JSON's "\\ud800" in a username) is a
+    key too, and still hashes."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _counters_engine() -> Engine:
