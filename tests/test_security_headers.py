@@ -61,6 +61,18 @@ def test_api_sets_no_cookies(client, member):
     assert response.status_code == 200 and "Set-Cookie" not in response.headers
 
 
+def test_token_requests_leave_a_signed_in_browsers_cookie_alone(client, member):
+    """A token-authenticated answer depends on the token alone: the session cookie a browser
+    sends along is not opened, so the answer neither varies on it nor sets it."""
+    client.sign_in(member.email)
+    _, value = make_token(member)
+    response = client.get("/api/v2/me/", headers=auth_header(value))
+    assert response.status_code == 200 and response.json["email"] == member.email
+    assert "Set-Cookie" not in response.headers
+    assert "cookie" not in response.vary
+    assert client.get("/profile/tokens").status_code == 200  # the browser is still signed in
+
+
 @pytest.mark.parametrize(
     ("environment", "secure"),
     [

@@ -1,6 +1,7 @@
 """Every API endpoint but the token-issuing one requires `Authorization: Token <value>`."""
 
 from flask import Flask, g, jsonify, request
+from flask.globals import request_ctx
 from flask.sessions import SecureCookieSessionInterface
 
 from ..extensions import limiter
@@ -46,6 +47,10 @@ class NoCookieSessionOnTokenRequests(SecureCookieSessionInterface):
     and opening it cost time on every API call (docs/benchmark-changes.md)."""
 
     def open_session(self, app, request):
+        # Flask opens the session before it matches the URL, so the endpoint is not known yet:
+        # match it now (~5 µs; Flask matches again right after, to the same result).
+        if request_ctx.url_adapter is not None:
+            request_ctx.match_request()
         if _token_authenticated():
             return None  # Flask's null session: reading works, writing would fail loudly
         return super().open_session(app, request)
