@@ -5,7 +5,8 @@ headers, reset its per-request state), even one a request filter exempts: token-
 API calls, which have no limits, paid ~60 µs of GET /api/v2/me/ for nothing
 (docs/benchmark-changes.md). Here those hooks return at once for such a request. A request that
 is not exempt goes through Flask-Limiter exactly as before. (No meta limits are configured: they
-would otherwise apply to exempt requests too.)
+would otherwise apply to exempt requests too.) Each app also starts with its storage counted as
+reachable.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ class SkippingLimiter(Limiter):
 
     def init_app(self, app: Flask) -> None:
         super().init_app(app)
+        # The storage is new: Flask-Limiter would keep counting in its in-memory fallback if an
+        # earlier app of this process (a test's) found its own storage unreachable.
+        self._storage_dead = False
         for hooks, skipping in (
             (app.before_request_funcs.setdefault(None, []), self._skip_before),
             (app.after_request_funcs.setdefault(None, []), self._skip_after),
