@@ -4,11 +4,12 @@ default) or in Redis, and shared between servers through either."""
 import json
 
 import pytest
-from conftest import PASSWORD, database
+from conftest import PASSWORD, base_config, database
 from servers import start_redis
 from sqlalchemy import func, select
 
 from bench.server import Gunicorn
+from tokenaudit import create_app
 from tokenaudit.extensions import db
 from tokenaudit.models import RateLimitCounter
 
@@ -133,6 +134,28 @@ def test_two_gunicorn_servers_share_one_limit(database_url, member, storage_uri,
             second.stop()
     finally:
         first.stop()
+
+
+def test_an_app_counts_in_its_own_storage_though_an_earlier_apps_redis_was_down(
+    database_url, member
+):
+    """The limiter is one object per process, and a process can make several apps (the tests
+    do): an app whose Redis is down must not send a later app's counts to the in-memory
+    fallback, where concurrent attempts race and the database's shared count is never kept."""
+    body = {"username": member.email, "password": "wrong wrong"}
+    apps = [
+        create_app({**base_config(database_url), "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:9/0"})
+    ]
+    assert apps[0].test_client().post(TOKEN_AUTH, json=body).status_code == 401
+    apps.append(create_app(base_config(database_url)))  # the database storage, the default
+    with database():
+        before = db.session.scalar(select(func.count()).select_from(RateLimitCounter))
+    assert apps[1].test_client().post(TOKEN_AUTH, json=body).status_code == 401
+    with database():
+        assert db.session.scalar(select(func.count()).select_from(RateLimitCounter)) > before
+    for app in apps:
+        with app.app_context():
+            db.engine.dispose()
 
 
 # Last in this module: the limiter is process-wide, and remembers for a while that Redis was down.
