@@ -347,11 +347,13 @@ def search_org_tokens(
 
     `by_value`: the ids a whole token value already found by its digest, in place of `params.q`.
     """
-    # Without a search the total reads index ranges only (TokenFilters.count_terms): counted
-    # first, it tells whether to collect the matches, instead of reading 1,001 matching rows to
-    # learn that there are many (docs/benchmark-changes.md). A search's
-    # count reads every token: the matches are collected first, and counted only when many.
-    counted = None if params.q or by_value is not None else _total(organization_id, params)
+    # Without a search the total reads index ranges only (TokenFilters.count_terms), and
+    # PostgreSQL counts a search from token_search_rows' index: counted first, it tells whether
+    # to collect the matches, instead of reading 1,001 matching rows to learn that there are many
+    # (docs/benchmark-changes.md). SQLite's count of a search reads every token: the matches are
+    # collected first, and counted only when many.
+    count_first = not params.q or (_counted_in_search_rows(params) and not parse_token(params.q))
+    counted = _total(organization_id, params) if count_first and by_value is None else None
     few_ids = _matching_ids(organization_id, params, by_value, counted)
     if few_ids is not None:
         total = len(few_ids)
