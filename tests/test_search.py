@@ -149,6 +149,32 @@ def test_tokens_written_by_hand_written_sql_are_found_and_counted(client, admin)
     assert search(client, admin_value, "nightly") == ["nightly restore"]
 
 
+def test_a_token_moved_to_another_owner_by_hand_written_sql_is_searched_as_the_new_owners(
+    client, org, admin
+):
+    """A program that hands a token to another member writes api_tokens.user_id only: the search
+    and its count then go by the new owner (on PostgreSQL token_search_rows follows too)."""
+    old = make_user(org, "olga.old@acme.test", "Olga Oldowner")
+    new = make_user(org, "nina.new@acme.test", "Nina Newowner")
+    token, _ = make_token(old, "handed over")
+    _, admin_value = make_token(admin, "admin key")
+    with database():
+        db.session.execute(
+            text("UPDATE api_tokens SET user_id = :user WHERE id = :id"),
+            {"user": new.id, "id": token.id},
+        )
+        db.session.commit()
+    assert search(client, admin_value, "newowner") == ["handed over"]
+    assert search(client, admin_value, "oldowner") == []
+    response = client.get(
+        "/api/v2/organization/tokens/",
+        query_string={"q": "handed", "owner": new.id},
+        headers=auth_header(admin_value),
+    )
+    assert response.json["count"] == 1
+    assert [t["name"] for t in response.json["tokens"]] == ["handed over"]
+
+
 def test_a_renamed_owner_is_found_by_the_new_name_at_once_and_not_by_the_old(client, org, admin):
     """Owners' names are searched from their own row: one update, seen by the next search."""
     _, admin_value = make_token(admin, "admin script")

@@ -190,7 +190,8 @@ SEARCH_TRIGRAM_INDEXES = {'ix_users_search_trgm': 'users'}  # the tokens': token
 
 
 # PostgreSQL counts a search's matches in this narrow copy of each token's search text (models.py
-# says why); the trigger writes it whoever writes api_tokens, the foreign key deletes it.
+# says why); the trigger writes it whoever writes api_tokens, the foreign key deletes it. Every
+# column it copies fires it: a token handed to another owner by hand is searched as theirs.
 def _token_search_rows():
     op.create_table('token_search_rows',
     sa.Column('token_id', sa.Integer(), nullable=False),
@@ -210,11 +211,13 @@ def _token_search_rows():
         BEGIN
             INSERT INTO token_search_rows (token_id, organization_id, user_id, search_text)
             VALUES (NEW.id, NEW.organization_id, NEW.user_id, NEW.search_text)
-            ON CONFLICT (token_id) DO UPDATE SET search_text = EXCLUDED.search_text;
+            ON CONFLICT (token_id) DO UPDATE SET organization_id = EXCLUDED.organization_id,
+                user_id = EXCLUDED.user_id, search_text = EXCLUDED.search_text;
             RETURN NULL;
         END $$''')
     op.execute('''
-        CREATE TRIGGER api_tokens_search_row AFTER INSERT OR UPDATE OF search_text ON api_tokens
+        CREATE TRIGGER api_tokens_search_row AFTER INSERT
+        OR UPDATE OF search_text, user_id, organization_id ON api_tokens
         FOR EACH ROW EXECUTE FUNCTION write_token_search_row()''')
 
 
