@@ -175,6 +175,26 @@ def test_a_token_moved_to_another_owner_by_hand_written_sql_is_searched_as_the_n
     assert [t["name"] for t in response.json["tokens"]] == ["handed over"]
 
 
+def test_a_token_moved_to_another_organization_by_hand_written_sql_is_searched_there_only(
+    client, admin
+):
+    """The same for an organization: the token is found and counted by its new organization's
+    searches, and no longer by its old one's."""
+    token, _ = make_token(admin, "migrated job")
+    _, admin_value = make_token(admin, "admin key")
+    other = make_org("Other Org")
+    other_admin = make_user(other, "root@other.test", "Other Root", superuser=True)
+    _, other_value = make_token(other_admin, "other key")
+    with database():
+        db.session.execute(
+            text("UPDATE api_tokens SET organization_id = :org, user_id = :user WHERE id = :id"),
+            {"org": other.id, "user": other_admin.id, "id": token.id},
+        )
+        db.session.commit()
+    assert search(client, other_value, "migrated") == ["migrated job"]
+    assert search(client, admin_value, "migrated") == []
+
+
 def test_a_renamed_owner_is_found_by_the_new_name_at_once_and_not_by_the_old(client, org, admin):
     """Owners' names are searched from their own row: one update, seen by the next search."""
     _, admin_value = make_token(admin, "admin script")
