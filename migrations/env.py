@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from tokenaudit.models import exists_on
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -50,9 +52,7 @@ def include_object_of(dialect: str):
     database (their `info["dialect"]`)."""
 
     def include_object(obj, _name, type_, _reflected, _compare_to) -> bool:
-        if type_ not in ("index", "table"):
-            return True
-        return obj.info.get("dialect", dialect) == dialect
+        return type_ not in ("index", "table") or exists_on(obj, dialect)
 
     return include_object
 

@@ -30,7 +30,7 @@ from tokenaudit import create_app
 from tokenaudit.accounts import hash_password, normalize_email
 from tokenaudit.clock import move_clock, reset_clock
 from tokenaudit.extensions import db, mail
-from tokenaudit.models import ApiToken, Organization, User
+from tokenaudit.models import ApiToken, Organization, User, exists_on
 from tokenaudit.personal_tokens import create_personal_token
 from tokenaudit.tokens import checksum, generate_token
 
@@ -595,7 +595,7 @@ def stored_tables() -> list:
     """The tables this database has (models.py declares one for PostgreSQL only); inside
     `database()`."""
     dialect = db.engine.dialect.name
-    return [t for t in db.metadata.sorted_tables if t.info.get("dialect", dialect) == dialect]
+    return [table for table in db.metadata.sorted_tables if exists_on(table, dialect)]
 
 
 def database_snapshot(skip_columns: frozenset[str] = frozenset()) -> dict[str, list[tuple]]:

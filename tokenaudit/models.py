@@ -263,6 +263,11 @@ def _only_on(dialect: str, *indexes: Index) -> None:
         index.ddl_if(dialect=dialect)  # for metadata.create_all()
 
 
+def exists_on(schema_item: Index | Table, dialect: str) -> bool:
+    """Whether a database of this dialect has the index or table (some are for one only)."""
+    return schema_item.info.get("dialect", dialect) == dialect
+
+
 # The audit page sorts `col ASC NULLS FIRST, id ASC` or `col DESC NULLS LAST, id DESC`: each
 # index reads forwards for one direction and backwards for the other. SQLite appends the rowid
 # (the id) to every index and sorts NULLs first already; PostgreSQL needs both said.
@@ -345,8 +350,7 @@ token_search_rows = Table(
     Index("ix_token_search_rows_user_id", "user_id"),
     info={"dialect": "postgresql"},
 )
-for _index in token_search_rows.indexes:
-    _index.info["dialect"] = "postgresql"
+_only_on("postgresql", *token_search_rows.indexes)
 
 # The status filters count tokens by when they were last used, their age, owner and expiry
 # (token_filters.py) from this index alone, without reading a table row per token.
